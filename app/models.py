@@ -1,0 +1,172 @@
+"""ORM tables. Pydantic shapes live in schemas.py."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    reviews: Mapped[list[Review]] = relationship(back_populates="user")
+
+
+class Movie(Base):
+    __tablename__ = "movies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    imdb_id: Mapped[str] = mapped_column(String(16), unique=True)
+    title: Mapped[str | None] = mapped_column(String(300), index=True)
+    year: Mapped[int | None] = mapped_column(Integer)
+    director: Mapped[str | None] = mapped_column(String(300))
+    actors: Mapped[str | None] = mapped_column(String(500))
+    runtime: Mapped[str | None] = mapped_column(String(32))
+    rated: Mapped[str | None] = mapped_column(String(16))
+
+    genres: Mapped[list[MovieGenre]] = relationship(
+        back_populates="movie", cascade="all, delete-orphan", order_by="MovieGenre.name"
+    )
+    reviews: Mapped[list[Review]] = relationship(back_populates="movie")
+
+    @property
+    def display_title(self) -> str:
+        return self.title or f"IMDb {self.imdb_id}"
+
+    @property
+    def genre_names(self) -> list[str]:
+        return [genre.name for genre in self.genres]
+
+
+class MovieGenre(Base):
+    __tablename__ = "movie_genres"
+
+    movie_id: Mapped[int] = mapped_column(
+        ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+    movie: Mapped[Movie] = relationship(back_populates="genres")
+
+
+class Review(Base):
+    """A review written on the site (user set) or imported from a dataset (source set)."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        UniqueConstraint("source", "source_ref", name="uq_reviews_source_ref"),
+        Index("ix_reviews_movie_created", "movie_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    # "textflix" for reviews posted here; a dataset name (e.g. "aclImdb") for imports.
+    source: Mapped[str] = mapped_column(String(32), default="textflix")
+    # The dataset's own id of the review, e.g. "train/pos/123_9"; None for site reviews.
+    source_ref: Mapped[str | None] = mapped_column(String(128))
+    author_name: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    # What the dataset says, kept apart from any model's prediction.
+    gold_label: Mapped[int | None] = mapped_column(Integer)  # 1 positive, 0 negative
+    stars: Mapped[int | None] = mapped_column(Integer)  # 1..10 as published
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    movie: Mapped[Movie] = relationship(back_populates="reviews")
+    user: Mapped[User | None] = relationship(back_populates="reviews")
+    scores: Mapped[list[ReviewScore]] = relationship(
+        back_populates="review", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class ReviewScore(Base):
+    """One model version's verdict on one review (the text as it was when scored)."""
+
+    __tablename__ = "review_scores"
+    __table_args__ = (
+        UniqueConstraint("review_id", "model_version", name="uq_review_scores_review_version"),
+        Index("ix_review_scores_version_p", "model_version", "p_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(String(128))
+    p_positive: Mapped[float] = mapped_column(Float)
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    review: Mapped[Review] = relationship(back_populates="scores")
+    sentences: Mapped[list[SentenceScore]] = relationship(
+        back_populates="score",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="SentenceScore.position",
+    )
+
+    @property
+    def is_positive(self) -> bool:
+        return self.p_positive >= 0.5
+
+    @property
+    def certainty(self) -> float:
+        """How sure the model is of the label it gave, 0.5..1."""
+        return max(self.p_positive, 1.0 - self.p_positive)
+
+
+class SentenceScore(Base):
+    """The model's score of one sentence of a review; the raw material of highlights."""
+
+    __tablename__ = "sentence_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    score_id: Mapped[int] = mapped_column(
+        ForeignKey("review_scores.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    p_positive: Mapped[float] = mapped_column(Float)
+
+    score: Mapped[ReviewScore] = relationship(back_populates="sentences")
+
+
+class ScoringJob(Base):
+    """A background pass that scores reviews lacking a score from one model version."""
+
+    __tablename__ = "scoring_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""The model side: text handling, inference, training, evaluation and the model registry."""
