@@ -1,0 +1,252 @@
+"""The `textflix` command: schema, imports, training, scoring, serving and the demo."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from app.config import PROJECT_ROOT, Settings
+from app.db import make_engine, make_session_factory
+
+log = logging.getLogger("textflix")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:  # pydantic's ValidationError says which variable is wrong
+        raise click.ClickException(f"bad settings: {exc}") from exc
+
+
+def _session_factory(settings: Settings):  # type: ignore[no-untyped-def]
+    return make_session_factory(make_engine(settings.database_url))
+
+
+def _print_report(name: str, report, most: int = 20) -> None:  # type: ignore[no-untyped-def]
+    click.echo(f"{name}: {report.summary()}")
+    for problem in report.problems[:most]:
+        click.echo(f"  {problem}", err=True)
+    if len(report.problems) > most:
+        click.echo(f"  ... and {len(report.problems) - most} more problems", err=True)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Textflix: movie reviews with sentiment from a fine-tuned BERT-family encoder."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Create the schema, or upgrade it to the newest migration."""
+    from app.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo(f"schema up to date at {make_engine(settings.database_url).url!r}")
+
+
+@main.group("import")
+def import_() -> None:
+    """Import reviews and movie facts (a path or a URL; defaults to the local data copies)."""
+
+
+def _default_source(settings: Settings, local: str, url: str) -> str:
+    path = settings.data_dir / local
+    return str(path) if path.exists() else url
+
+
+def _resolve(settings: Settings, location: str) -> Path:
+    from app.importers.sources import SourceError, resolve
+
+    try:
+        return resolve(location, cache_dir=PROJECT_ROOT / ".cache")
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@import_.command("aclimdb")
+@click.argument("source", required=False)
+@click.option("--split", "splits", multiple=True, type=click.Choice(["train", "test"]))
+def import_aclimdb(source: str | None, splits: tuple[str, ...]) -> None:
+    """The Large Movie Review Dataset (aclImdb_v1.tar.gz or its unpacked folder)."""
+    from app.importers import aclimdb
+
+    settings = _settings()
+    location = source or _default_source(settings, "aclImdb_v1.tar.gz", aclimdb.OFFICIAL_URL)
+    report = aclimdb.import_reviews(
+        session_factory=_session_factory(settings),
+        source=_resolve(settings, location),
+        splits=splits or aclimdb.SPLITS,
+    )
+    _print_report("aclImdb", report)
+
+
+@import_.command("movielens")
+@click.argument("source", required=False)
+def import_movielens(source: str | None) -> None:
+    """MovieLens titles, years and genres (ml-latest-small folder or zip)."""
+    from app.importers import movielens
+
+    settings = _settings()
+    location = source or _default_source(settings, "ml-latest-small", movielens.OFFICIAL_URL)
+    report = movielens.import_movielens(
+        session_factory=_session_factory(settings), source=_resolve(settings, location)
+    )
+    _print_report("MovieLens", report)
+
+
+@import_.command("omdb")
+@click.argument("source", required=False)
+def import_omdb(source: str | None) -> None:
+    """OMDb-style title records, one JSON object per line."""
+    from app.importers import omdb
+
+    settings = _settings()
+    location = source or str(settings.data_dir / "omdb" / "titles.jsonl")
+    report = omdb.import_omdb(
+        session_factory=_session_factory(settings), source=_resolve(settings, location)
+    )
+    _print_report("OMDb", report)
+
+
+@import_.command("all")
+def import_all_command() -> None:
+    """aclImdb, then MovieLens, then OMDb, from the data folder or the official URLs."""
+    from app.importers.bundle import import_all
+
+    settings = _settings()
+    reports = import_all(
+        session_factory=_session_factory(settings),
+        data_dir=settings.data_dir,
+        cache_dir=PROJECT_ROOT / ".cache",
+    )
+    for name, report in reports:
+        _print_report(name, report)
+
+
+@main.command()
+@click.option("-n", "--labels", "n_train", default=500, show_default=True, help="Labeled reviews.")
+@click.option("--eval", "n_eval", default=1000, show_default=True, help="Held-out test reviews.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--epochs", type=int, default=None, help="Default: chosen by the trainer.")
+@click.option("--name", default=None, help="Model folder name under models/.")
+def train(n_train: int, n_eval: int, seed: int, epochs: int | None, name: str | None) -> None:
+    """Fine-tune the base encoder on N labeled aclImdb train reviews."""
+    from app.sentiment.training import run_training
+
+    card = run_training(
+        settings=_settings(), name=name, n_train=n_train, n_eval=n_eval, seed=seed, epochs=epochs
+    )
+    accuracy = card.metrics.get("accuracy")
+    click.echo(
+        f"model {card.name}: accuracy {accuracy:.3f} on {card.metrics.get('n_eval')} held-out "
+        f"test reviews, trained in {card.train_seconds:.0f} s"
+        if isinstance(accuracy, float)
+        else f"model {card.name} written"
+    )
+
+
+@main.command()
+def models() -> None:
+    """List trained models; * marks the current one."""
+    from app.sentiment.registry import current_model_dir, list_models
+
+    settings = _settings()
+    current = current_model_dir(settings.models_dir)
+    cards = list_models(settings.models_dir)
+    if not cards:
+        click.echo("no trained model yet: run `textflix train`")
+    for card in cards:
+        mark = "*" if current is not None and current.name == card.name else " "
+        click.echo(f"{mark} {card.name}  n={card.n_train}  accuracy={card.metrics.get('accuracy')}")
+
+
+@main.command()
+@click.option("--batch-size", default=32, show_default=True)
+def score(batch_size: int) -> None:
+    """Score every review that the current model has not scored yet."""
+    from app.main import load_classifier
+    from app.scoring import score_pending
+
+    settings = _settings()
+    classifier, problem = load_classifier(settings)
+    if classifier is None:
+        raise click.ClickException(problem or "no model")
+    job = score_pending(
+        session_factory=_session_factory(settings), classifier=classifier, batch_size=batch_size
+    )
+    click.echo("nothing to score" if job is None else f"scored {job.done} reviews ({job.status})")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+@click.option(
+    "--score/--no-score",
+    "background",
+    default=True,
+    show_default=True,
+    help="Score unscored reviews in the background while serving.",
+)
+def serve(host: str, port: int, background: bool) -> None:
+    """Serve the site."""
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings().model_copy(update={"score_in_background": background})
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+def demo(host: str, port: int) -> None:
+    """Everything from nothing: schema, imports, a trained model if none, then serve."""
+    from app.importers.bundle import import_all
+    from app.migrate import upgrade
+    from app.sentiment.registry import current_model_dir
+    from app.sentiment.training import run_training
+
+    env_file = PROJECT_ROOT / ".env"
+    existing = env_file.read_text() if env_file.exists() else ""
+    if "TEXTFLIX_SECRET_KEY=" not in existing:
+        with env_file.open("a") as handle:
+            handle.write(f"TEXTFLIX_SECRET_KEY={secrets.token_urlsafe(32)}\n")
+        click.echo(f"wrote a new session secret to {env_file}")
+    settings = _settings()
+    upgrade(settings.database_url)
+    factory = _session_factory(settings)
+    for name, report in import_all(
+        session_factory=factory, data_dir=settings.data_dir, cache_dir=PROJECT_ROOT / ".cache"
+    ):
+        _print_report(name, report)
+    if current_model_dir(settings.models_dir) is None:
+        click.echo("no trained model yet: fine-tuning the default one (a few minutes on a CPU)")
+        run_training(settings=settings, name=None)
+    click.echo(f"Textflix is up at http://{host}:{port} (imported reviews are scored meanwhile)")
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(
+        create_app(settings.model_copy(update={"score_in_background": True})), host=host, port=port
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The app factory: settings in, a FastAPI app out; the lifespan loads the model once."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import inspect
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import Response
+
+from app.config import PROJECT_ROOT, Settings
+from app.db import make_engine, make_session_factory
+from app.deps import LoginRequired
+from app.limits import BodySizeLimit
+from app.reviews import NotAllowed
+from app.routes import api, auth, pages, reviews
+from app.scoring import ScoringWorker
+from app.security import TokenSigner
+from app.sentiment.classifier import Classifier
+from app.templating import is_htmx, make_templates
+
+log = logging.getLogger(__name__)
+
+NO_MODEL = "No trained model yet: run `textflix train` (about 5 minutes on a CPU), then restart."
+MAX_BODY_BYTES = 1 << 20
+
+
+def load_classifier(settings: Settings) -> tuple[Classifier | None, str | None]:
+    """The current model from models/, or None and a sentence saying how to get one."""
+    from app.sentiment.classifier import TransformerClassifier
+    from app.sentiment.registry import ModelNotFoundError, current_model_dir
+
+    path = current_model_dir(settings.models_dir)
+    if path is None:
+        return None, NO_MODEL
+    try:
+        return TransformerClassifier.from_pretrained(path, device=settings.device), None
+    except (ModelNotFoundError, OSError, ValueError) as exc:
+        log.exception("could not load the model in %s", path)
+        return None, f"The model in {path} could not be loaded ({exc}): run `textflix train`."
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    classifier: Classifier | None = None,
+    load_model: bool = True,
+) -> FastAPI:
+    """A Textflix app; tests pass their own settings and (fake or tiny) classifier."""
+    settings = settings or Settings()
+    secret_key = settings.secret_key
+    if not secret_key:
+        log.warning("TEXTFLIX_SECRET_KEY is not set: sessions will not survive a restart")
+        secret_key = secrets.token_urlsafe(32)
+    engine = make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not inspect(engine).has_table("reviews"):
+            raise RuntimeError(
+                f"The database at {engine.url!r} has no tables: run `textflix db upgrade`."
+            )
+        if app.state.classifier is None and load_model:
+            app.state.classifier, app.state.model_problem = load_classifier(settings)
+        worker = None
+        if settings.score_in_background and app.state.classifier is not None:
+            worker = ScoringWorker(
+                session_factory=app.state.session_factory, classifier=app.state.classifier
+            )
+            worker.start()
+        yield
+        if worker is not None:
+            worker.stop()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Textflix",
+        summary="Movie reviews with sentiment from a fine-tuned BERT-family encoder.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.classifier = classifier
+    app.state.model_problem = None if classifier is not None else NO_MODEL
+    app.state.templates = make_templates()
+    app.state.token_signer = TokenSigner(secret_key, max_age=settings.session_max_age)
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key,
+        session_cookie="textflix_session",
+        max_age=settings.session_max_age,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    for module in (pages, reviews, auth, api):
+        app.include_router(module.router)
+    _add_error_handlers(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    def wants_html(request: Request) -> bool:
+        return not request.url.path.startswith("/api")
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _exc: LoginRequired) -> Response:
+        if not wants_html(request):
+            return JSONResponse({"detail": "Sign in first."}, status_code=401)
+        target = request.headers.get("HX-Current-URL") or request.url.path
+        login = f"/login?next={_local_path(target)}"
+        if is_htmx(request):
+            return Response(status_code=401, headers={"HX-Redirect": login})
+        return RedirectResponse(login, status_code=303)
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(request: Request, exc: NotAllowed) -> Response:
+        return await _error(request, HTTPException(403, str(exc)))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        return await _error(request, exc)
+
+    async def _error(request: Request, exc: HTTPException) -> Response:
+        if not wants_html(request) or is_htmx(request):
+            return await http_exception_handler(request, exc)
+        return app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+            request,
+            "error.html",
+            {"status_code": exc.status_code, "detail": exc.detail},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+
+def _local_path(url: str) -> str:
+    """The path part of `url`, so a login redirect never leads off-site."""
+    from urllib.parse import quote, urlparse
+
+    parsed = urlparse(url)
+    path = parsed.path if parsed.path.startswith("/") and not parsed.path.startswith("//") else "/"
+    return quote(path + (f"?{parsed.query}" if parsed.query else ""), safe="")

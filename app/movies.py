@@ -1,0 +1,215 @@
+"""The catalog: movies with their aggregate sentiment, search, filters and highlights."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Float, Select, case, cast, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.models import Movie, MovieGenre, Review, ReviewScore, SentenceScore
+from app.schemas import CatalogSort
+
+HISTOGRAM_BINS = 10
+HIGHLIGHTS_PER_SIDE = 3
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    """A movie's figures under one model version."""
+
+    n_reviews: int
+    n_scored: int
+    n_positive: int
+
+    @property
+    def n_negative(self) -> int:
+        return self.n_scored - self.n_positive
+
+    @property
+    def percent_positive(self) -> float | None:
+        return 100.0 * self.n_positive / self.n_scored if self.n_scored else None
+
+
+@dataclass(frozen=True)
+class MovieRow:
+    movie: Movie
+    sentiment: Sentiment
+
+
+@dataclass(frozen=True)
+class CatalogPage:
+    rows: list[MovieRow]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_size))
+
+
+@dataclass(frozen=True)
+class HighlightQuote:
+    review_id: int
+    text: str
+    p_positive: float
+    author: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class MovieOverview:
+    movie: Movie
+    sentiment: Sentiment
+    histogram: list[int]
+    positive: list[HighlightQuote] = field(default_factory=list)
+    negative: list[HighlightQuote] = field(default_factory=list)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _aggregate_query(version: str | None) -> Select[tuple[Movie, int, int, int]]:
+    """Movies with reviews, and their review / scored / positive counts under `version`."""
+    n_reviews = func.count(Review.id).label("n_reviews")
+    n_scored = func.count(ReviewScore.id).label("n_scored")
+    n_positive = func.coalesce(
+        func.sum(case((ReviewScore.p_positive >= 0.5, 1), else_=0)), 0
+    ).label("n_positive")
+    return (
+        select(Movie, n_reviews, n_scored, n_positive)
+        .join(Review, Review.movie_id == Movie.id)
+        .outerjoin(
+            ReviewScore,
+            (ReviewScore.review_id == Review.id) & (ReviewScore.model_version == (version or "")),
+        )
+        .group_by(Movie.id)
+    )
+
+
+def search_catalog(
+    *,
+    session: Session,
+    version: str | None,
+    query: str = "",
+    genre: str = "",
+    sort: CatalogSort = CatalogSort.most_reviewed,
+    page: int = 1,
+    page_size: int = 24,
+) -> CatalogPage:
+    """One page of the movies that have reviews, filtered, sorted and with their figures."""
+    stmt = _aggregate_query(version)
+    query = query.strip()
+    if query:
+        pattern = f"%{_escape_like(query)}%"
+        stmt = stmt.where(
+            Movie.title.ilike(pattern, escape="\\") | (Movie.imdb_id == query.lower())
+        )
+    if genre:
+        stmt = stmt.where(Movie.id.in_(select(MovieGenre.movie_id).where(MovieGenre.name == genre)))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    n_scored = func.count(ReviewScore.id)
+    share = cast(
+        func.coalesce(func.sum(case((ReviewScore.p_positive >= 0.5, 1), else_=0)), 0), Float
+    ) / func.nullif(n_scored, 0)
+    order = {
+        CatalogSort.most_reviewed: [func.count(Review.id).desc(), Movie.title.asc().nulls_last()],
+        CatalogSort.most_positive: [share.desc().nulls_last(), n_scored.desc()],
+        CatalogSort.most_negative: [share.asc().nulls_last(), n_scored.desc()],
+        CatalogSort.title: [Movie.title.asc().nulls_last(), Movie.imdb_id],
+    }[sort]
+    page = max(1, page)
+    stmt = (
+        stmt.order_by(*order, Movie.id)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+        .options(selectinload(Movie.genres))
+    )
+    rows = [
+        MovieRow(movie, Sentiment(n_reviews, n_scored_, n_positive))
+        for movie, n_reviews, n_scored_, n_positive in session.execute(stmt).all()
+    ]
+    return CatalogPage(rows=rows, total=total, page=page, page_size=page_size)
+
+
+def genres_in_catalog(*, session: Session) -> list[str]:
+    """The genres of movies that have reviews, for the filter menu."""
+    has_reviews = select(Review.movie_id).distinct()
+    stmt = (
+        select(MovieGenre.name)
+        .where(MovieGenre.movie_id.in_(has_reviews))
+        .distinct()
+        .order_by(MovieGenre.name)
+    )
+    return list(session.scalars(stmt))
+
+
+def movie_sentiment(*, session: Session, movie_id: int, version: str | None) -> Sentiment:
+    """A movie's review, scored and positive counts under `version`."""
+    row = session.execute(_aggregate_query(version).where(Movie.id == movie_id)).first()
+    if row is None:
+        return Sentiment(0, 0, 0)
+    return Sentiment(row[1], row[2], row[3])
+
+
+def score_histogram(*, session: Session, movie_id: int, version: str | None) -> list[int]:
+    """How many of the movie's reviews fall in each tenth of P(positive)."""
+    bins = [0] * HISTOGRAM_BINS
+    stmt = (
+        select(ReviewScore.p_positive)
+        .join(Review, Review.id == ReviewScore.review_id)
+        .where(Review.movie_id == movie_id, ReviewScore.model_version == (version or ""))
+    )
+    for p in session.scalars(stmt):
+        bins[min(int(p * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)] += 1
+    return bins
+
+
+def highlights(
+    *, session: Session, movie_id: int, version: str | None, positive: bool
+) -> list[HighlightQuote]:
+    """The most telling sentences on one side, at most one per review."""
+    order = SentenceScore.p_positive.desc() if positive else SentenceScore.p_positive.asc()
+    side = SentenceScore.p_positive >= 0.5 if positive else SentenceScore.p_positive < 0.5
+    stmt = (
+        select(SentenceScore, Review)
+        .join(ReviewScore, ReviewScore.id == SentenceScore.score_id)
+        .join(Review, Review.id == ReviewScore.review_id)
+        .where(Review.movie_id == movie_id, ReviewScore.model_version == (version or ""), side)
+        .order_by(order, SentenceScore.id)
+        .limit(HIGHLIGHTS_PER_SIDE * 10)
+        .options(selectinload(Review.user))
+    )
+    quotes: list[HighlightQuote] = []
+    seen: set[int] = set()
+    for sentence, review in session.execute(stmt).all():
+        if review.id in seen:
+            continue
+        seen.add(review.id)
+        quotes.append(
+            HighlightQuote(
+                review_id=review.id,
+                text=sentence.text,
+                p_positive=sentence.p_positive,
+                author=review.user.username if review.user else review.author_name,
+                created_at=review.created_at,
+            )
+        )
+        if len(quotes) == HIGHLIGHTS_PER_SIDE:
+            break
+    return quotes
+
+
+def movie_overview(*, session: Session, movie: Movie, version: str | None) -> MovieOverview:
+    """Everything the head of a movie page shows."""
+    return MovieOverview(
+        movie=movie,
+        sentiment=movie_sentiment(session=session, movie_id=movie.id, version=version),
+        histogram=score_histogram(session=session, movie_id=movie.id, version=version),
+        positive=highlights(session=session, movie_id=movie.id, version=version, positive=True),
+        negative=highlights(session=session, movie_id=movie.id, version=version, positive=False),
+    )

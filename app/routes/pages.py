@@ -1,0 +1,122 @@
+"""Pages people browse, and the htmx partials those pages are built from."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from starlette.responses import Response
+
+from app import movies, reviews, scoring
+from app.deps import (
+    ModelVersion,
+    MovieDep,
+    OptionalUser,
+    ReviewDep,
+    SessionDep,
+    SettingsDep,
+    get_optional_user,
+)
+from app.schemas import CatalogSort, ReviewSort, SentimentFilter
+from app.templating import render
+from app.users import find_user
+
+router = APIRouter(dependencies=[Depends(get_optional_user)], include_in_schema=False)
+
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+SearchText = Annotated[str, Query(max_length=200)]
+
+
+@router.get("/")
+def catalog(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    version: ModelVersion,
+    q: SearchText = "",
+    genre: Annotated[str, Query(max_length=64)] = "",
+    sort: CatalogSort = CatalogSort.most_reviewed,
+    page: PageNumber = 1,
+) -> Response:
+    results = movies.search_catalog(
+        session=session,
+        version=version,
+        query=q,
+        genre=genre,
+        sort=sort,
+        page=page,
+        page_size=settings.page_size,
+    )
+    context = {
+        "results": results,
+        "genres": movies.genres_in_catalog(session=session),
+        "filters": {"q": q, "genre": genre, "sort": sort.value},
+        "sorts": CatalogSort,
+    }
+    return render(request, "catalog.html", context, partials={"catalog": "_catalog.html"})
+
+
+@router.get("/movies/{movie_id}")
+def movie_page(
+    request: Request,
+    session: SessionDep,
+    movie: MovieDep,
+    version: ModelVersion,
+    sort: ReviewSort = ReviewSort.newest,
+    sentiment: SentimentFilter = SentimentFilter.all,
+    page: PageNumber = 1,
+) -> Response:
+    listing = reviews.list_reviews(
+        session=session,
+        version=version,
+        movie_id=movie.id,
+        sort=sort,
+        sentiment=sentiment,
+        page=page,
+    )
+    context = {
+        "overview": movies.movie_overview(session=session, movie=movie, version=version),
+        "movie": movie,
+        "listing": listing,
+        "review_filters": {"sort": sort.value, "sentiment": sentiment.value},
+        "review_sorts": ReviewSort,
+        "sentiment_filters": SentimentFilter,
+        "draft": "",
+        "error": None,
+    }
+    return render(request, "movie.html", context, partials={"reviews": "_reviews.html"})
+
+
+@router.get("/reviews/{review_id}")
+def review_page(
+    request: Request, session: SessionDep, review: ReviewDep, version: ModelVersion
+) -> Response:
+    score = reviews.current_score(session=session, review_id=review.id, version=version)
+    context = {"item": reviews.ScoredReview(review, score), "movie": review.movie}
+    return render(request, "review.html", context)
+
+
+@router.get("/users/{username}")
+def user_page(
+    request: Request,
+    session: SessionDep,
+    username: str,
+    version: ModelVersion,
+    page: PageNumber = 1,
+) -> Response:
+    user = find_user(session=session, username=username)
+    if user is None:
+        raise HTTPException(404, f"There is no user called {username!r}.")
+    listing = reviews.list_reviews(session=session, version=version, user_id=user.id, page=page)
+    context = {"profile": user, "listing": listing}
+    return render(request, "user.html", context, partials={"reviews": "_user_reviews.html"})
+
+
+@router.get("/status")
+def scoring_status(
+    request: Request, session: SessionDep, version: ModelVersion, user: OptionalUser
+) -> Response:
+    """The background scoring progress, polled by the banner in base.html."""
+    job = scoring.latest_job(session=session)
+    context = {"job": job if job and job.model_version == version else None}
+    return render(request, "_status.html", context)

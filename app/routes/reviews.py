@@ -1,0 +1,127 @@
+"""The forms that post, edit and delete reviews; htmx gets partials, plain forms a redirect."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from app import movies, reviews
+from app.deps import (
+    ClassifierDep,
+    CsrfChecked,
+    CurrentUser,
+    ModelVersion,
+    MovieDep,
+    ReviewDep,
+    SessionDep,
+    SettingsDep,
+)
+from app.models import Movie
+from app.templating import is_htmx, render
+
+router = APIRouter(dependencies=[CsrfChecked], include_in_schema=False)
+
+# The form field is capped well above the review limit so that an over-long review gets the
+# friendly message from the service rather than a bare validation error.
+ReviewBody = Annotated[str, Form(max_length=200_000)]
+
+
+def _summary_context(session: SessionDep, movie: Movie, version: str | None) -> dict[str, object]:
+    return {"overview": movies.movie_overview(session=session, movie=movie, version=version)}
+
+
+@router.post("/movies/{movie_id}/reviews")
+def post_review(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    classifier: ClassifierDep,
+    version: ModelVersion,
+    movie: MovieDep,
+    user: CurrentUser,
+    body: ReviewBody = "",
+) -> Response:
+    try:
+        review = reviews.post_review(
+            session=session, movie=movie, user=user, body=body, max_chars=settings.max_review_chars
+        )
+    except reviews.ReviewError as exc:
+        context = {"movie": movie, "draft": body, "error": str(exc)}
+        headers = {"HX-Retarget": "#review-form", "HX-Reswap": "outerHTML"}
+        return render(request, "_review_form.html", context, status_code=422, headers=headers)
+    score = None
+    if classifier is not None:
+        score = reviews.score_review(session=session, review=review, classifier=classifier)
+    if not is_htmx(request):
+        return RedirectResponse(f"/movies/{movie.id}#review-{review.id}", status_code=303)
+    context = {
+        "item": reviews.ScoredReview(review, score),
+        "movie": movie,
+        "oob_summary": True,
+        **_summary_context(session, movie, version),
+    }
+    return render(request, "_review.html", context, status_code=201)
+
+
+@router.get("/reviews/{review_id}/edit")
+def edit_form(request: Request, review: ReviewDep, user: CurrentUser) -> Response:
+    reviews.ensure_can_change(review, user)
+    context = {"review": review, "draft": review.body, "error": None}
+    return render(
+        request, "review_edit.html", context, partials={f"review-{review.id}": "_review_edit.html"}
+    )
+
+
+@router.post("/reviews/{review_id}/edit")
+def edit_review(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    classifier: ClassifierDep,
+    version: ModelVersion,
+    review: ReviewDep,
+    user: CurrentUser,
+    body: ReviewBody = "",
+) -> Response:
+    try:
+        reviews.edit_review(
+            session=session,
+            review=review,
+            user=user,
+            body=body,
+            max_chars=settings.max_review_chars,
+        )
+    except reviews.ReviewError as exc:
+        context = {"review": review, "draft": body, "error": str(exc)}
+        return render(request, "_review_edit.html", context, status_code=422)
+    score = None
+    if classifier is not None:
+        score = reviews.score_review(session=session, review=review, classifier=classifier)
+    if not is_htmx(request):
+        return RedirectResponse(f"/movies/{review.movie_id}#review-{review.id}", status_code=303)
+    context = {
+        "item": reviews.ScoredReview(review, score),
+        "movie": review.movie,
+        "oob_summary": True,
+        **_summary_context(session, review.movie, version),
+    }
+    return render(request, "_review.html", context)
+
+
+@router.post("/reviews/{review_id}/delete")
+def delete_review(
+    request: Request,
+    session: SessionDep,
+    version: ModelVersion,
+    review: ReviewDep,
+    user: CurrentUser,
+) -> Response:
+    movie = review.movie
+    reviews.delete_review(session=session, review=review, user=user)
+    if not is_htmx(request):
+        return RedirectResponse(f"/movies/{movie.id}", status_code=303)
+    context = {"movie": movie, **_summary_context(session, movie, version)}
+    return render(request, "_review_deleted.html", context)

@@ -1,0 +1,64 @@
+"""Jinja2 templates: the environment, filters, and the page-or-partial response helper."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from starlette.responses import Response
+
+from app.config import PROJECT_ROOT
+from app.security import CSRF_FORM_FIELD, CSRF_HEADER, csrf_token
+
+
+def _globals(request: Request) -> dict[str, Any]:
+    return {
+        "current_user": getattr(request.state, "user", None),
+        "csrf_token": csrf_token(request.session),
+        "csrf_field": CSRF_FORM_FIELD,
+        "csrf_header": CSRF_HEADER,
+        "model_version": getattr(request.app.state.classifier, "version", None),
+        "model_problem": request.app.state.model_problem,
+    }
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}%"
+
+
+def _date(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%d %b %Y")
+
+
+def make_templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=PROJECT_ROOT / "templates", context_processors=[_globals])
+    templates.env.trim_blocks = True
+    templates.env.lstrip_blocks = True
+    templates.env.filters["percent"] = _percent
+    templates.env.filters["date"] = _date
+    return templates
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def render(
+    request: Request,
+    page: str,
+    context: dict[str, Any],
+    *,
+    partials: dict[str, str] | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The full page, or, for an htmx request aimed at a known element id, just that partial."""
+    templates: Jinja2Templates = request.app.state.templates
+    name = page
+    if partials and is_htmx(request):
+        name = partials.get(request.headers.get("HX-Target", ""), page)
+    return templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=headers
+    )

@@ -1,0 +1,97 @@
+"""Small builders of test data, and a fake classifier for tests where the model is not the point."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from app.models import Movie, MovieGenre, Review, User
+from app.security import hash_password
+from app.sentiment.classifier import Prediction
+
+_counter = itertools.count(1)
+PASSWORD = "correct horse battery"
+_PASSWORD_HASH = hash_password(PASSWORD)
+
+POSITIVE_WORDS = {"good", "great", "wonderful", "loved", "love", "brilliant", "best", "superb"}
+NEGATIVE_WORDS = {"bad", "awful", "terrible", "boring", "worst", "hated", "dull", "waste"}
+
+
+class FakeClassifier:
+    """Counts sentiment words: enough to tell the site's plumbing from the model's quality."""
+
+    def __init__(self, version: str = "fake-v1") -> None:
+        self.version = version
+        self.calls: list[int] = []
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        self.calls.append(len(texts))
+        out = []
+        for text in texts:
+            words = [w.strip(".,!?;:\"'()").lower() for w in text.split()]
+            pos = sum(w in POSITIVE_WORDS for w in words)
+            neg = sum(w in NEGATIVE_WORDS for w in words)
+            out.append(Prediction((1 + pos) / (2 + pos + neg)))
+        return out
+
+
+class BrokenClassifier(FakeClassifier):
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        raise RuntimeError("the model fell over")
+
+
+def make_user(session: Session, *, username: str | None = None, is_admin: bool = False) -> User:
+    user = User(
+        username=username or f"user{next(_counter)}",
+        password_hash=_PASSWORD_HASH,
+        is_admin=is_admin,
+    )
+    session.add(user)
+    session.commit()
+    return user
+
+
+def make_movie(
+    session: Session,
+    *,
+    title: str | None = "A Movie",
+    year: int | None = 2001,
+    genres: Sequence[str] = ("Drama",),
+    imdb_id: str | None = None,
+) -> Movie:
+    movie = Movie(
+        imdb_id=imdb_id or f"tt{next(_counter):07d}",
+        title=title,
+        year=year,
+        genres=[MovieGenre(name=g) for g in genres],
+    )
+    session.add(movie)
+    session.commit()
+    return movie
+
+
+def make_review(
+    session: Session,
+    *,
+    movie: Movie,
+    body: str = "A good film.",
+    user: User | None = None,
+    gold_label: int | None = None,
+    stars: int | None = None,
+) -> Review:
+    n = next(_counter)
+    review = Review(
+        movie_id=movie.id,
+        user_id=user.id if user else None,
+        source="textflix" if user else "aclImdb",
+        source_ref=None if user else f"train/pos/{n}_9",
+        author_name=user.username if user else "IMDb reviewer",
+        body=body,
+        gold_label=gold_label,
+        stars=stars,
+    )
+    session.add(review)
+    session.commit()
+    return review
