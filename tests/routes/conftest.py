@@ -72,3 +72,9 @@ def log_in(client: TestClient, username: str, password: str = PASSWORD) -> None:
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
+
+
+def text(element) -> str:  # type: ignore[no-untyped-def]
+    """An element's text with white space folded, as a reader sees it."""
+    assert element is not None, "element not found"
+    return " ".join(element.get_text(" ").split())
