@@ -69,10 +69,12 @@ def score_pending(
         session.add(job)
         session.commit()
         bar = tqdm(total=total, desc=f"scoring with {version}", unit="review", disable=not progress)
+        finished = False
         try:
             while not (stop and stop.is_set()):
                 batch = next_unscored(session=session, version=version, limit=batch_size)
                 if not batch:
+                    finished = True
                     break
                 analyses = analyze(classifier, [review.body for review in batch])
                 for review, analysis in zip(batch, analyses, strict=True):
@@ -87,7 +89,7 @@ def score_pending(
                     # these meanwhile; theirs stands, and the next query skips them.
                     session.rollback()
                 bar.update(len(batch))
-            job.status = "stopped" if stop and stop.is_set() else "done"
+            job.status = "done" if finished else "stopped"
         except Exception as exc:
             session.rollback()
             job.status = "failed"

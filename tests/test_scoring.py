@@ -1,0 +1,75 @@
+"""Background scoring of imported reviews: every review once per model version, with progress."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.models import ReviewScore, ScoringJob, SentenceScore
+from app.scoring import ScoringWorker, count_unscored, score_pending
+from tests.factories import FakeClassifier, make_movie, make_review, make_user
+
+
+def test_scores_every_unscored_review_once(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    movie = make_movie(session)
+    for i in range(7):
+        make_review(session, movie=movie, body=f"Review {i} is great. Truly a good one.")
+    classifier = FakeClassifier()
+
+    job = score_pending(
+        session_factory=session_factory, classifier=classifier, batch_size=3, progress=False
+    )
+    again = score_pending(session_factory=session_factory, classifier=classifier, progress=False)
+
+    assert job is not None and job.status == "done" and job.done == job.total == 7
+    assert again is None
+    assert classifier.calls[:2] == [3, 6]  # whole reviews, then their sentences, per batch
+    assert session.scalar(select(func.count(ReviewScore.id))) == 7
+    assert session.scalar(select(func.count(SentenceScore.id))) == 14
+    assert count_unscored(session=session, version="fake-v1") == 0
+    assert count_unscored(session=session, version="another") == 7
+
+
+def test_people_before_imports_and_titled_movies_first(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    untitled = make_movie(session, title=None)
+    titled = make_movie(session, title="Heat")
+    imported_untitled = make_review(session, movie=untitled, body="x")
+    imported_titled = make_review(session, movie=titled, body="x")
+    by_person = make_review(session, movie=untitled, body="x", user=make_user(session))
+
+    score_pending(
+        session_factory=session_factory, classifier=FakeClassifier(), batch_size=1, progress=False
+    )
+
+    order = session.scalars(select(ReviewScore.review_id).order_by(ReviewScore.id)).all()
+    assert order == [by_person.id, imported_titled.id, imported_untitled.id]
+
+
+def test_worker_thread_scores_and_stops(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    movie = make_movie(session)
+    make_review(session, movie=movie, body="great")
+    worker = ScoringWorker(
+        session_factory=session_factory, classifier=FakeClassifier(), idle_seconds=0.05
+    )
+
+    worker.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        session.expire_all()
+        if session.scalar(select(ScoringJob.status)) == "done":
+            break
+        time.sleep(0.05)
+    make_review(session, movie=movie, body="posted while the worker idles")
+    while time.monotonic() < deadline and count_unscored(session=session, version="fake-v1"):
+        time.sleep(0.05)
+    worker.stop()
+
+    assert session.scalar(select(func.count(ReviewScore.id))) == 2
