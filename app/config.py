@@ -15,7 +15,10 @@ class Settings(BaseSettings):
     """Everything that differs between a laptop, CI and production."""
 
     model_config = SettingsConfigDict(
-        env_prefix="TEXTFLIX_", env_file=PROJECT_ROOT / ".env", extra="ignore", populate_by_name=True
+        env_prefix="TEXTFLIX_",
+        env_file=PROJECT_ROOT / ".env",
+        extra="ignore",
+        populate_by_name=True,
     )
 
     database_url: str = Field(

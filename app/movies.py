@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, Select, case, cast, func, select
+from sqlalchemy import ColumnElement, Float, Select, case, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Movie, MovieGenre, Review, ReviewScore, SentenceScore
@@ -73,7 +74,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _aggregate_query(version: str | None) -> Select[tuple[Movie, int, int, int]]:
+def _aggregate_query(version: str | None) -> Select[Movie, int, int, int]:
     """Movies with reviews, and their review / scored / positive counts under `version`."""
     n_reviews = func.count(Review.id).label("n_reviews")
     n_scored = func.count(ReviewScore.id).label("n_scored")
@@ -116,12 +117,13 @@ def search_catalog(
     share = cast(
         func.coalesce(func.sum(case((ReviewScore.p_positive >= 0.5, 1), else_=0)), 0), Float
     ) / func.nullif(n_scored, 0)
-    order = {
+    orders: dict[CatalogSort, list[ColumnElement[Any]]] = {
         CatalogSort.most_reviewed: [func.count(Review.id).desc(), Movie.title.asc().nulls_last()],
         CatalogSort.most_positive: [share.desc().nulls_last(), n_scored.desc()],
         CatalogSort.most_negative: [share.asc().nulls_last(), n_scored.desc()],
-        CatalogSort.title: [Movie.title.asc().nulls_last(), Movie.imdb_id],
-    }[sort]
+        CatalogSort.alphabetical: [Movie.title.asc().nulls_last(), Movie.imdb_id.asc()],
+    }
+    order = orders[sort]
     page = max(1, page)
     stmt = (
         stmt.order_by(*order, Movie.id)

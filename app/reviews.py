@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -172,11 +173,12 @@ def list_reviews(
     elif sentiment is SentimentFilter.unscored:
         stmt = stmt.where(ReviewScore.id.is_(None))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    order = {
+    orders: dict[ReviewSort, list[ColumnElement[Any]]] = {
         ReviewSort.newest: [Review.created_at.desc(), Review.id.desc()],
-        ReviewSort.most_positive: [ReviewScore.p_positive.desc().nulls_last(), Review.id],
-        ReviewSort.most_negative: [ReviewScore.p_positive.asc().nulls_last(), Review.id],
-    }[sort]
+        ReviewSort.most_positive: [ReviewScore.p_positive.desc().nulls_last(), Review.id.asc()],
+        ReviewSort.most_negative: [ReviewScore.p_positive.asc().nulls_last(), Review.id.asc()],
+    }
+    order = orders[sort]
     page = max(1, page)
     stmt = (
         stmt.order_by(*order)

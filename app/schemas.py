@@ -15,7 +15,7 @@ class CatalogSort(StrEnum):
     most_reviewed = "most_reviewed"
     most_positive = "most_positive"
     most_negative = "most_negative"
-    title = "title"
+    alphabetical = "title"
 
 
 class ReviewSort(StrEnum):
