@@ -2,20 +2,32 @@
 
 Reads a `.tar.gz` archive (streamed, never unpacked to disk) or an unpacked directory:
 `{train,test}/{pos,neg}/<id>_<stars>.txt` with `{train,test}/urls_{pos,neg}.txt`, whose line
-*id* is the IMDb title URL of review *id*.
+*id* is the IMDb title URL of review *id*. `import_reviews` stores them as Reviews.
 """
 
 from __future__ import annotations
 
 import re
 import tarfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
+
+from app.importers.bulk import batched, insert_or_ignore
+from app.importers.report import ImportReport
+from app.models import Movie, Review, utcnow
 
 OFFICIAL_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 SPLITS = ("train", "test")
 LABELS = {"pos": 1, "neg": 0}
+SOURCE = "aclImdb"  # Review.source of imported reviews
+# The dataset names no reviewers, and a made-up name would pass for a real person.
+AUTHOR_NAME = "IMDb reviewer"
+_OFFICIAL_SPLIT_SIZE = 25_000
 
 _REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 _URLS_PATH = re.compile(r"(?:^|/)(train|test)/urls_(pos|neg)\.txt$")
@@ -83,7 +95,8 @@ def _iter_directory(root: Path, splits: set[str], on_error: ErrorSink) -> Iterat
                 continue
             for path in sorted(folder.iterdir(), key=_numeric_name):
                 relative = path.relative_to(root).as_posix()
-                review = _parse(relative, path.read_bytes(), urls, on_error)
+                prefix = f"{root.as_posix()}/"  # so that problems name the whole path
+                review = _parse(relative, path.read_bytes(), urls, on_error, prefix=prefix)
                 if review is not None:
                     yield review
 
@@ -146,6 +159,10 @@ def _parse(
     if not text:
         on_error(location, "empty review")
         return None
+    if "\x00" in text:
+        # Binary junk rather than a review, and PostgreSQL cannot store it in a text column.
+        on_error(location, "contains NUL characters")
+        return None
     lines = urls.get((split, polarity))
     if lines is None:
         return None  # already reported once for the whole folder
@@ -162,3 +179,100 @@ def _parse(
 def _numeric_name(path: Path) -> tuple[int, str]:
     head = path.stem.split("_", 1)[0]
     return (int(head) if head.isdigit() else -1, path.name)
+
+
+def import_reviews(
+    *,
+    session_factory: sessionmaker[Session],
+    source: Path,
+    splits: Sequence[str] = SPLITS,
+    progress: bool = True,
+    batch_size: int = 1000,
+) -> ImportReport:
+    """Add the reviews under `source` not imported before, and a bare Movie per new title."""
+    report = ImportReport()
+    reviews = iter_reviews(source, splits=splits, on_error=report.reject)
+    bar = tqdm(
+        total=_expected_count(source, splits), unit="review", desc=SOURCE, disable=not progress
+    )
+    with session_factory() as session, bar:
+        writer = _ReviewWriter(session=session, report=report)
+        for batch in batched(reviews, batch_size):
+            writer.store(batch)
+            session.commit()  # a transaction per batch: an interrupted import keeps its work
+            bar.update(len(batch))
+    if writer.movies_created:
+        report.notes.append(
+            f"{writer.movies_created:,} new movies, known by IMDb id only until MovieLens or "
+            "OMDb data gives them titles"
+        )
+    return report
+
+
+class _ReviewWriter:
+    """Stores batches of reviews in one session, remembering the movie ids met so far."""
+
+    def __init__(self, *, session: Session, report: ImportReport) -> None:
+        self.session = session
+        self.report = report
+        self.imported_at = utcnow()
+        self.movie_ids: dict[str, int] = {}  # by IMDb id; a title has up to 30 reviews
+        self.movies_created = 0
+        # Read once, not per batch: PostgreSQL plans a per-batch `source_ref IN (...)` as a
+        # full scan while a bulk load leaves the table's statistics stale (0.5 s a batch).
+        refs = select(Review.source_ref).where(Review.source == SOURCE)
+        self.present = {ref for ref in session.scalars(refs) if ref is not None}
+
+    def store(self, batch: list[AclImdbReview]) -> None:
+        """Insert the reviews of `batch` that are not in the database yet."""
+        new = [review for review in batch if review.ref not in self.present]
+        self.report.skipped += len(batch) - len(new)
+        if not new:
+            return
+        self._ensure_movies({review.imdb_id for review in new})
+        rows = [
+            {
+                "movie_id": self.movie_ids[review.imdb_id],
+                "user_id": None,
+                "source": SOURCE,
+                "source_ref": review.ref,
+                "author_name": AUTHOR_NAME,
+                "body": review.text,
+                "gold_label": review.label,
+                "stars": review.stars,
+                "created_at": self.imported_at,
+                "updated_at": self.imported_at,
+            }
+            for review in new
+        ]
+        statement = insert_or_ignore(self.session, Review).returning(Review.id)
+        inserted = len(self.session.scalars(statement, rows).all())
+        self.report.added += inserted
+        self.report.skipped += len(rows) - inserted  # stored meanwhile by a concurrent import
+        self.present.update(review.ref for review in new)
+
+    def _ensure_movies(self, imdb_ids: set[str]) -> None:
+        unknown = imdb_ids - self.movie_ids.keys()
+        if not unknown:
+            return
+        lookup = select(Movie.imdb_id, Movie.id).where(Movie.imdb_id.in_(unknown))
+        self.movie_ids.update(self.session.execute(lookup).all())
+        missing = unknown - self.movie_ids.keys()
+        if missing:
+            statement = insert_or_ignore(self.session, Movie).returning(Movie.imdb_id, Movie.id)
+            rows = [{"imdb_id": imdb_id} for imdb_id in missing]
+            created = self.session.execute(statement, rows).all()
+            self.movies_created += len(created)
+            self.movie_ids.update(created)
+            if len(created) < len(missing):  # the rest were created by a concurrent import
+                self.movie_ids.update(self.session.execute(lookup).all())
+
+
+def _expected_count(source: Path, splits: Iterable[str]) -> int:
+    """How many reviews to expect, for the progress bar: exact for a directory."""
+    wanted = set(splits) & set(SPLITS)
+    if not source.is_dir():
+        return _OFFICIAL_SPLIT_SIZE * len(wanted)  # counting would mean reading it twice
+    root = source / "aclImdb" if (source / "aclImdb").is_dir() else source
+    folders = [root / split / polarity for split in wanted for polarity in LABELS]
+    return sum(1 for folder in folders for _ in folder.glob("*.txt"))

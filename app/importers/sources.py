@@ -39,7 +39,9 @@ def resolve(location: str | Path, *, cache_dir: Path, progress: bool = True) -> 
             total = int(response.headers.get("Content-Length") or 0) or None
             with (
                 open(partial, "wb") as out,
-                tqdm(total=total, unit="B", unit_scale=True, desc=name, disable=not progress) as bar,
+                tqdm(
+                    total=total, unit="B", unit_scale=True, desc=name, disable=not progress
+                ) as bar,
             ):
                 while chunk := response.read(1 << 20):
                     out.write(chunk)

@@ -1,0 +1,129 @@
+"""Merging what a metadata source says about movies into the Movie table, by IMDb id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from app.db import Base
+from app.importers.bulk import batched
+from app.importers.report import ImportReport
+from app.models import Movie, MovieGenre
+
+_TEXT_FIELDS = ("title", "director", "actors", "runtime", "rated")
+
+
+@dataclass(frozen=True)
+class MovieFacts:
+    """What one source record says about one title; None (or no genres) means it is silent."""
+
+    imdb_id: str  # "tt0114709"
+    location: str  # where the record was read, for problems
+    title: str | None = None
+    year: int | None = None
+    director: str | None = None
+    actors: str | None = None
+    runtime: str | None = None
+    rated: str | None = None
+    genres: tuple[str, ...] = ()
+
+
+def merge_facts(
+    *,
+    session_factory: sessionmaker[Session],
+    facts: Iterable[MovieFacts],
+    overwrite: bool,
+    only_existing: bool,
+    report: ImportReport,
+    batch_size: int = 500,
+) -> None:
+    """Apply `facts` to movies: overwrite, or only fill empty fields; create movies if allowed."""
+    with session_factory() as session:
+        for batch in batched(facts, batch_size):
+            _merge_batch(
+                session, batch, overwrite=overwrite, only_existing=only_existing, report=report
+            )
+            session.commit()
+
+
+def _merge_batch(
+    session: Session,
+    batch: list[MovieFacts],
+    *,
+    overwrite: bool,
+    only_existing: bool,
+    report: ImportReport,
+) -> None:
+    wanted = select(Movie).where(Movie.imdb_id.in_({facts.imdb_id for facts in batch}))
+    movies = {
+        movie.imdb_id: movie
+        for movie in session.scalars(wanted.options(selectinload(Movie.genres)))
+    }
+    for facts in batch:
+        movie = movies.get(facts.imdb_id)
+        if movie is None:
+            if only_existing:
+                report.ignored += 1
+                continue
+            movie = movies[facts.imdb_id] = Movie(imdb_id=facts.imdb_id)
+            session.add(movie)
+            _apply(movie, facts, overwrite=True, report=report)
+            report.added += 1
+        elif _apply(movie, facts, overwrite=overwrite, report=report):
+            report.updated += 1
+        else:
+            report.skipped += 1
+
+
+def _apply(movie: Movie, facts: MovieFacts, *, overwrite: bool, report: ImportReport) -> bool:
+    """Copy `facts` onto `movie`; whether anything changed."""
+    changed = False
+    for name in _TEXT_FIELDS:
+        value = getattr(facts, name)
+        if value is None:
+            continue
+        value = _fit(value, name=name, location=facts.location, report=report)
+        current = getattr(movie, name)
+        if current != value and (overwrite or current is None):
+            setattr(movie, name, value)
+            changed = True
+    if facts.year is not None and movie.year != facts.year and (overwrite or movie.year is None):
+        movie.year = facts.year
+        changed = True
+    if facts.genres and (overwrite or not movie.genres):
+        changed |= _set_genres(movie, facts, report)
+    return changed
+
+
+def _set_genres(movie: Movie, facts: MovieFacts, report: ImportReport) -> bool:
+    limit = _max_length(MovieGenre, "name")
+    names = []
+    for name in facts.genres:
+        if limit is not None and len(name) > limit:
+            report.warn(facts.location, f"genre {name[:40]!r}... is longer than {limit} characters")
+        else:
+            names.append(name)
+    if not names or set(names) == set(movie.genre_names):
+        return False
+    movie.genres = [MovieGenre(name=name) for name in names]
+    return True
+
+
+def _fit(value: str, *, name: str, location: str, report: ImportReport) -> str:
+    """`value` cut to the length of the Movie column `name`, keeping whole list items."""
+    limit = _max_length(Movie, name)
+    if limit is None or len(value) <= limit:
+        return value
+    head = value[:limit]
+    cut = head.rfind(", ")
+    shortened = head[:cut] if cut > 0 else head
+    report.warn(location, f"{name} cut to {len(shortened)} of its {len(value)} characters")
+    return shortened
+
+
+def _max_length(model: type[Base], column: str) -> int | None:
+    column_type = model.__table__.c[column].type
+    return column_type.length if isinstance(column_type, String) else None

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.importers.aclimdb import AUTHOR_NAME, SOURCE, import_reviews
+from app.models import Movie, Review
+from tests.importers.datasets import (
+    ACLIMDB_BAD,
+    ACLIMDB_GOOD,
+    ACLIMDB_MOVIES,
+    tar_aclimdb,
+    write_aclimdb,
+)
+
+GOOD_REFS = {name.removesuffix(".txt") for name in ACLIMDB_GOOD}
+
+
+@pytest.fixture(params=["directory", "archive"])
+def source(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    directory = write_aclimdb(tmp_path / "data")
+    if request.param == "directory":
+        return directory
+    return tar_aclimdb(directory, tmp_path / "aclImdb_v1.tar.gz")
+
+
+def _refs(session_factory: sessionmaker[Session]) -> set[str | None]:
+    with session_factory() as session:
+        return set(session.scalars(select(Review.source_ref)))
+
+
+def test_imports_the_good_reviews_around_the_bad_ones(
+    session_factory: sessionmaker[Session], source: Path
+) -> None:
+    report = import_reviews(session_factory=session_factory, source=source, progress=False)
+
+    assert (report.added, report.skipped, report.updated) == (len(ACLIMDB_GOOD), 0, 0)
+    assert _refs(session_factory) == GOOD_REFS
+    assert report.bad == len(ACLIMDB_BAD)
+    for member, (_content, reason) in ACLIMDB_BAD.items():
+        [problem] = [p for p in report.problems if p.location.endswith(member)]
+        assert reason in problem.reason
+    assert any("3 new movies" in note for note in report.notes)
+
+
+def test_problems_name_the_file_or_archive_member(
+    session_factory: sessionmaker[Session], source: Path
+) -> None:
+    report = import_reviews(session_factory=session_factory, source=source, progress=False)
+
+    if source.is_dir():
+        expected = {(source / member).as_posix() for member in ACLIMDB_BAD}
+    else:
+        expected = {f"{source}:aclImdb/{member}" for member in ACLIMDB_BAD}
+    assert {problem.location for problem in report.problems} == expected
+
+
+def test_reviews_are_attributed_to_the_dataset_not_to_people(
+    session_factory: sessionmaker[Session], source: Path
+) -> None:
+    import_reviews(session_factory=session_factory, source=source, progress=False)
+
+    with session_factory() as session:
+        review = session.scalars(select(Review).where(Review.source_ref == "train/pos/0_9")).one()
+        assert review.source == SOURCE
+        assert review.author_name == AUTHOR_NAME
+        assert review.user_id is None
+        assert review.body == ACLIMDB_GOOD["train/pos/0_9.txt"]  # <br /> kept as published
+        assert (review.gold_label, review.stars) == (1, 9)
+        assert review.movie.imdb_id == "tt0000001"
+        assert review.created_at is not None
+        negative = session.scalars(select(Review).where(Review.source_ref == "test/neg/0_1")).one()
+        assert (negative.gold_label, negative.stars) == (0, 1)
+        movies = session.scalars(select(Movie)).all()
+        assert {movie.imdb_id for movie in movies} == ACLIMDB_MOVIES
+        assert all(movie.title is None for movie in movies)
+
+
+def test_a_second_run_adds_nothing(session_factory: sessionmaker[Session], source: Path) -> None:
+    import_reviews(session_factory=session_factory, source=source, progress=False)
+
+    again = import_reviews(session_factory=session_factory, source=source, progress=False)
+
+    assert (again.added, again.skipped, again.updated) == (0, len(ACLIMDB_GOOD), 0)
+    assert not again.notes  # no new movies either
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Review)) == len(ACLIMDB_GOOD)
+        assert session.scalar(select(func.count()).select_from(Movie)) == len(ACLIMDB_MOVIES)
+
+
+def test_batches_share_the_movies_they_create(
+    session_factory: sessionmaker[Session], source: Path
+) -> None:
+    report = import_reviews(
+        session_factory=session_factory, source=source, progress=False, batch_size=2
+    )
+
+    assert report.added == len(ACLIMDB_GOOD)
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Movie)) == len(ACLIMDB_MOVIES)
+
+
+def test_reviews_of_a_known_movie_join_it(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    with session_factory() as session:
+        session.add(Movie(imdb_id="tt0000003", title="Known Already", year=2004))
+        session.commit()
+
+    report = import_reviews(
+        session_factory=session_factory, source=write_aclimdb(tmp_path), progress=False
+    )
+
+    with session_factory() as session:
+        known = session.scalars(select(Movie).where(Movie.imdb_id == "tt0000003")).one()
+        assert (known.title, known.year) == ("Known Already", 2004)
+        assert {review.source_ref for review in known.reviews} == {"test/pos/0_8", "test/neg/0_1"}
+    assert any("2 new movies" in note for note in report.notes)
+
+
+def test_only_the_splits_asked_for(session_factory: sessionmaker[Session], source: Path) -> None:
+    report = import_reviews(
+        session_factory=session_factory, source=source, splits=("test",), progress=False
+    )
+
+    assert report.added == 2
+    assert _refs(session_factory) == {"test/pos/0_8", "test/neg/0_1"}
+
+
+def test_a_truncated_archive_is_reported_not_raised(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    archive = tar_aclimdb(write_aclimdb(tmp_path / "data"), tmp_path / "full.tar.gz")
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(gzip.compress(gzip.decompress(archive.read_bytes()))[:-200])
+
+    report = import_reviews(session_factory=session_factory, source=truncated, progress=False)
+
+    assert report.added == 0
+    assert any(
+        p.location == str(truncated) and "unreadable archive" in p.reason for p in report.problems
+    )
