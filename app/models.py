@@ -113,8 +113,8 @@ class ReviewScore(Base):
 
     __tablename__ = "review_scores"
     __table_args__ = (
+        # Also the index that per-movie queries use, reaching scores from a movie's reviews.
         UniqueConstraint("review_id", "model_version", name="uq_review_scores_review_version"),
-        Index("ix_review_scores_version_p", "model_version", "p_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

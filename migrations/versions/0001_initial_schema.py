@@ -2,21 +2,20 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 02:08:00.207055
+Create Date: 2026-11-22 02:24:17.429501
 
 """
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0001"
-down_revision: Union[str, Sequence[str], None] = None
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | Sequence[str] | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
@@ -117,11 +116,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_review_scores")),
         sa.UniqueConstraint("review_id", "model_version", name="uq_review_scores_review_version"),
     )
-    with op.batch_alter_table("review_scores", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_review_scores_version_p", ["model_version", "p_positive"], unique=False
-        )
-
     op.create_table(
         "sentence_scores",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -150,9 +144,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_sentence_scores_score_id"))
 
     op.drop_table("sentence_scores")
-    with op.batch_alter_table("review_scores", schema=None) as batch_op:
-        batch_op.drop_index("ix_review_scores_version_p")
-
     op.drop_table("review_scores")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_reviews_user_id"))
