@@ -59,6 +59,7 @@ class HighlightQuote:
     p_positive: float
     author: str
     created_at: datetime
+    imported: bool  # from a dataset: created_at is when it was imported, not written
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,6 @@ def highlights(
         .where(Review.movie_id == movie_id, ReviewScore.model_version == (version or ""), side)
         .order_by(order, SentenceScore.id)
         .limit(HIGHLIGHTS_PER_SIDE * 10)
-        .options(selectinload(Review.user))
     )
     quotes: list[HighlightQuote] = []
     seen: set[int] = set()
@@ -197,8 +197,9 @@ def highlights(
                 review_id=review.id,
                 text=sentence.text,
                 p_positive=sentence.p_positive,
-                author=review.user.username if review.user else review.author_name,
+                author=review.author_name,
                 created_at=review.created_at,
+                imported=review.user_id is None,
             )
         )
         if len(quotes) == HIGHLIGHTS_PER_SIDE:
