@@ -1,0 +1,82 @@
+"""The `textflix` command as a user runs it: schema, imports with reports, scoring, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from app.cli import main
+from app.db import make_engine, make_session_factory
+from app.models import Review
+from tests.importers.datasets import write_aclimdb, write_movielens
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A project of its own: an empty database, no models, a data folder with tiny datasets."""
+    data = tmp_path / "data"
+    write_aclimdb(data)
+    write_movielens(data)
+    values = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "TEXTFLIX_MODELS_DIR": str(tmp_path / "models"),
+        "TEXTFLIX_DATA_DIR": str(data),
+        "TEXTFLIX_SECRET_KEY": "cli-test",
+    }
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def _reviews(env: dict[str, str]) -> int:
+    engine = make_engine(env["DATABASE_URL"])
+    with make_session_factory(engine)() as session:
+        count = session.scalar(select(func.count(Review.id))) or 0
+    engine.dispose()
+    return count
+
+
+def test_upgrade_then_import_twice_adds_nothing_the_second_time(env: dict[str, str]) -> None:
+    assert _run("db", "upgrade")[0] == 0
+    source = str(Path(env["TEXTFLIX_DATA_DIR"]) / "aclImdb")
+
+    code, first = _run("import", "aclimdb", source)
+    count = _reviews(env)
+    code_again, second = _run("import", "aclimdb", source)
+
+    assert code == code_again == 0
+    assert count == 5 and _reviews(env) == 5
+    assert "aclImdb: 5 added" in first and "5 bad" in first
+    assert "not UTF-8" in first  # problems are listed with their location
+    assert "aclImdb: 0 added, 5 already present" in second
+
+
+def test_import_of_a_missing_path_says_so(env: dict[str, str]) -> None:
+    _run("db", "upgrade")
+    result = CliRunner().invoke(main, ["import", "omdb", "/no/such/file.jsonl"])
+    assert result.exit_code != 0
+    assert "/no/such/file.jsonl: no such file or directory" in result.output
+
+
+def test_score_without_a_model_tells_how_to_get_one(env: dict[str, str]) -> None:
+    _run("db", "upgrade")
+    result = CliRunner().invoke(main, ["score"])
+    assert result.exit_code != 0
+    assert "textflix train" in result.output
+
+
+def test_bad_database_url_is_reported_not_a_traceback(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "mysql://nope")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code != 0
+    assert "DATABASE_URL must be sqlite" in result.output
