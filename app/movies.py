@@ -104,16 +104,18 @@ def search_catalog(
     page_size: int = 24,
 ) -> CatalogPage:
     """One page of the movies that have reviews, filtered, sorted and with their figures."""
-    stmt = _aggregate_query(version)
+    filters: list[ColumnElement[bool]] = []
     query = query.strip()
     if query:
         pattern = f"%{_escape_like(query)}%"
-        stmt = stmt.where(
-            Movie.title.ilike(pattern, escape="\\") | (Movie.imdb_id == query.lower())
-        )
+        filters.append(Movie.title.ilike(pattern, escape="\\") | (Movie.imdb_id == query.lower()))
     if genre:
-        stmt = stmt.where(Movie.id.in_(select(MovieGenre.movie_id).where(MovieGenre.name == genre)))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+        filters.append(Movie.id.in_(select(MovieGenre.movie_id).where(MovieGenre.name == genre)))
+    counted = select(func.count(func.distinct(Review.movie_id))).join(
+        Movie, Movie.id == Review.movie_id
+    )
+    total = session.scalar(counted.where(*filters)) or 0
+    stmt = _aggregate_query(version).where(*filters)
     n_scored = func.count(ReviewScore.id)
     share = cast(
         func.coalesce(func.sum(case((ReviewScore.p_positive >= 0.5, 1), else_=0)), 0), Float
