@@ -74,6 +74,15 @@ def require_user(user: OptionalUser) -> User:
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
+def require_admin(user: CurrentUser) -> User:
+    if not user.is_admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Only admins can do this.")
+    return user
+
+
+AdminUser = Annotated[User, Depends(require_admin)]
+
+
 async def check_csrf(request: Request) -> None:
     """Refuse a state-changing request that lacks this session's CSRF token."""
     if request.method in SAFE_METHODS:

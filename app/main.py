@@ -20,7 +20,7 @@ from app.db import make_engine, make_session_factory
 from app.deps import LoginRequired
 from app.limits import BodySizeLimit
 from app.reviews import NotAllowed
-from app.routes import api, auth, pages, reviews
+from app.routes import admin, api, auth, pages, reviews
 from app.scoring import ScoringWorker
 from app.security import TokenSigner
 from app.sentiment.classifier import Classifier
@@ -103,7 +103,7 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
-    for module in (pages, reviews, auth, api):
+    for module in (pages, reviews, auth, admin, api):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

@@ -170,3 +170,33 @@ class ScoringJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Feedback(Base):
+    """A signed-in user saying the model got a review's sentiment wrong."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("review_id", "user_id", name="uq_feedback_review_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    model_version: Mapped[str] = mapped_column(String(128))
+    # The label the user says is right: the opposite of what the model said.
+    label: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class HumanLabel(Base):
+    """A label an admin gave a review in the labeling queue; training data for new versions."""
+
+    __tablename__ = "human_labels"
+
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    label: Mapped[int] = mapped_column(Integer)  # 1 positive, 0 negative
+    labeled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    review: Mapped[Review] = relationship()

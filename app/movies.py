@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Float, Select, case, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.accuracy import Accuracy, accuracy
 from app.models import Movie, MovieGenre, Review, ReviewScore, SentenceScore
 from app.schemas import CatalogSort
 
@@ -67,6 +68,7 @@ class MovieOverview:
     movie: Movie
     sentiment: Sentiment
     histogram: list[int]
+    accuracy: Accuracy = field(default_factory=lambda: Accuracy(0, 0))
     positive: list[HighlightQuote] = field(default_factory=list)
     negative: list[HighlightQuote] = field(default_factory=list)
 
@@ -215,6 +217,7 @@ def movie_overview(*, session: Session, movie: Movie, version: str | None) -> Mo
         movie=movie,
         sentiment=movie_sentiment(session=session, movie_id=movie.id, version=version),
         histogram=score_histogram(session=session, movie_id=movie.id, version=version),
+        accuracy=accuracy(session=session, version=version, movie_id=movie.id),
         positive=highlights(session=session, movie_id=movie.id, version=version, positive=True),
         negative=highlights(session=session, movie_id=movie.id, version=version, positive=False),
     )

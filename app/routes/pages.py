@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import Response
 
-from app import movies, reviews, scoring
+from app import feedback, movies, reviews, scoring
 from app.deps import (
     ModelVersion,
     MovieDep,
@@ -60,11 +60,13 @@ def catalog(
 def movie_page(
     request: Request,
     session: SessionDep,
+    user: OptionalUser,
     movie: MovieDep,
     version: ModelVersion,
     sort: ReviewSort = ReviewSort.newest,
     sentiment: SentimentFilter = SentimentFilter.all,
     page: PageNumber = 1,
+    accuracy_mode: Annotated[bool, Query(alias="accuracy")] = False,
 ) -> Response:
     listing = reviews.list_reviews(
         session=session,
@@ -78,7 +80,15 @@ def movie_page(
         "overview": movies.movie_overview(session=session, movie=movie, version=version),
         "movie": movie,
         "listing": listing,
-        "review_filters": {"sort": sort.value, "sentiment": sentiment.value},
+        "review_filters": {
+            "sort": sort.value,
+            "sentiment": sentiment.value,
+            "accuracy": "1" if accuracy_mode else "",
+        },
+        "accuracy_mode": accuracy_mode,
+        "flagged": feedback.flagged_by(
+            session=session, user=user, review_ids=[i.review.id for i in listing.items]
+        ),
         "review_sorts": ReviewSort,
         "sentiment_filters": SentimentFilter,
         "draft": "",

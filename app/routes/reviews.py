@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from app import movies, reviews
+from app import feedback, movies, reviews
 from app.deps import (
     ClassifierDep,
     CsrfChecked,
@@ -64,6 +64,25 @@ def post_review(
         **_summary_context(session, movie, version),
     }
     return render(request, "_review.html", context, status_code=201)
+
+
+@router.post("/reviews/{review_id}/feedback")
+def flag_wrong(
+    request: Request,
+    session: SessionDep,
+    version: ModelVersion,
+    review: ReviewDep,
+    user: CurrentUser,
+) -> Response:
+    """A reader says the model's verdict on this review is wrong."""
+    score = reviews.current_score(session=session, review_id=review.id, version=version)
+    if score is None:
+        raise HTTPException(409, "This review has no sentiment to dispute yet.")
+    feedback.flag_wrong(session=session, review=review, user=user, score=score)
+    if not is_htmx(request):
+        return RedirectResponse(f"/movies/{review.movie_id}#review-{review.id}", status_code=303)
+    context = {"item": reviews.ScoredReview(review, score), "flagged": {review.id}}
+    return render(request, "_review.html", context)
 
 
 @router.get("/reviews/{review_id}/edit")

@@ -1,0 +1,51 @@
+"""The admin labeling queue: one review at a time, least certain first, keyboard-driven."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+
+from app import feedback
+from app.deps import AdminUser, CsrfChecked, ModelVersion, ReviewDep, SessionDep, get_optional_user
+from app.templating import is_htmx, render
+
+router = APIRouter(
+    prefix="/admin", dependencies=[Depends(get_optional_user)], include_in_schema=False
+)
+
+
+def _queue_context(session: SessionDep, version: str | None) -> dict[str, object]:
+    items = feedback.queue(session=session, version=version, limit=1)
+    return {
+        "item": items[0] if items else None,
+        "progress": feedback.progress(session=session),
+        "version": version,
+    }
+
+
+@router.get("/labels")
+def labeling_queue(
+    request: Request, session: SessionDep, version: ModelVersion, admin: AdminUser
+) -> Response:
+    context = _queue_context(session, version)
+    return render(request, "labels.html", context, partials={"label-item": "_label_item.html"})
+
+
+@router.post("/labels/{review_id}", dependencies=[CsrfChecked])
+def record_label(
+    request: Request,
+    session: SessionDep,
+    version: ModelVersion,
+    review: ReviewDep,
+    admin: AdminUser,
+    label: Annotated[str, Form(pattern="^(positive|negative)$")],
+) -> Response:
+    feedback.record_label(
+        session=session, review=review, label=1 if label == "positive" else 0, admin=admin
+    )
+    if not is_htmx(request):
+        return RedirectResponse("/admin/labels", status_code=303)
+    return render(request, "_label_item.html", _queue_context(session, version))
