@@ -59,6 +59,21 @@ def db_upgrade() -> None:
     click.echo(f"schema up to date at {make_engine(settings.database_url).url!r}")
 
 
+@main.command("make-admin")
+@click.argument("username")
+def make_admin(username: str) -> None:
+    """Let an existing user delete any review and use the labeling queue."""
+    from app.users import find_user
+
+    with _session_factory(_settings())() as session:
+        user = find_user(session=session, username=username)
+        if user is None:
+            raise click.ClickException(f"no user called {username!r}: sign up on the site first")
+        user.is_admin = True
+        session.commit()
+    click.echo(f"{user.username} is now an admin")
+
+
 @main.group("import")
 def import_() -> None:
     """Import reviews and movie facts (a path or a URL; defaults to the local data copies)."""

@@ -80,3 +80,23 @@ def test_bad_database_url_is_reported_not_a_traceback(
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code != 0
     assert "DATABASE_URL must be sqlite" in result.output
+
+
+def test_make_admin(env: dict[str, str]) -> None:
+    from app.users import find_user, sign_up
+
+    _run("db", "upgrade")
+    engine = make_engine(env["DATABASE_URL"])
+    factory = make_session_factory(engine)
+    with factory() as session:
+        sign_up(session=session, username="root", password="a long passphrase")
+
+    code, output = _run("make-admin", "ROOT")
+    missing = CliRunner().invoke(main, ["make-admin", "nobody"])
+
+    with factory() as session:
+        user = find_user(session=session, username="root")
+        assert user is not None and user.is_admin
+    engine.dispose()
+    assert code == 0 and "root is now an admin" in output
+    assert missing.exit_code != 0 and "sign up on the site first" in missing.output
