@@ -12,6 +12,7 @@ from app.config import Settings
 from app.models import Movie, Review, User
 from app.security import CSRF_FORM_FIELD, CSRF_HEADER, TokenSigner, csrf_valid
 from app.sentiment.classifier import Classifier
+from app.serving import ModelHolder
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -31,8 +32,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_classifier(request: Request) -> Classifier | None:
-    classifier: Classifier | None = request.app.state.classifier
-    return classifier
+    models: ModelHolder = request.app.state.models
+    return models.get()
 
 
 def get_model_version(

@@ -24,6 +24,7 @@ from app.routes import admin, api, auth, pages, reviews
 from app.scoring import ScoringWorker
 from app.security import TokenSigner
 from app.sentiment.classifier import Classifier
+from app.serving import ModelHolder
 from app.templating import is_htmx, make_templates
 
 log = logging.getLogger(__name__)
@@ -67,13 +68,11 @@ def create_app(
             raise RuntimeError(
                 f"The database at {engine.url!r} has no tables: run `textflix db upgrade`."
             )
-        if app.state.classifier is None and load_model:
-            app.state.classifier, app.state.model_problem = load_classifier(settings)
+        models: ModelHolder = app.state.models
+        models.load()
         worker = None
-        if settings.score_in_background and app.state.classifier is not None:
-            worker = ScoringWorker(
-                session_factory=app.state.session_factory, classifier=app.state.classifier
-            )
+        if settings.score_in_background:
+            worker = ScoringWorker(session_factory=app.state.session_factory, models=models)
             worker.start()
         yield
         if worker is not None:
@@ -88,8 +87,14 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
-    app.state.classifier = classifier
-    app.state.model_problem = None if classifier is not None else NO_MODEL
+    if classifier is not None or not load_model:
+        app.state.models = ModelHolder(
+            classifier=classifier, problem=None if classifier is not None else NO_MODEL
+        )
+    else:
+        app.state.models = ModelHolder(
+            loader=lambda: load_classifier(settings), marker=settings.models_dir / "CURRENT"
+        )
     app.state.templates = make_templates()
     app.state.token_signer = TokenSigner(secret_key, max_age=settings.session_max_age)
 

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from app.models import Movie, Review, ReviewScore, ScoringJob, utcnow
 from app.reviews import store_analysis
 from app.sentiment.classifier import Classifier, analyze
+from app.serving import ModelHolder
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +111,11 @@ class ScoringWorker:
         self,
         *,
         session_factory: sessionmaker[Session],
-        classifier: Classifier,
+        models: ModelHolder,
         idle_seconds: float = 5.0,
     ) -> None:
         self._session_factory = session_factory
-        self._classifier = classifier
+        self._models = models
         self._idle_seconds = idle_seconds
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="scoring-worker", daemon=True)
@@ -128,13 +129,15 @@ class ScoringWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            classifier = self._models.get()  # follows promotions
             try:
-                score_pending(
-                    session_factory=self._session_factory,
-                    classifier=self._classifier,
-                    progress=False,
-                    stop=self._stop,
-                )
+                if classifier is not None:
+                    score_pending(
+                        session_factory=self._session_factory,
+                        classifier=classifier,
+                        progress=False,
+                        stop=self._stop,
+                    )
             except Exception:
                 log.exception("background scoring failed; retrying in a while")
             self._stop.wait(self._idle_seconds)

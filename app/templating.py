@@ -19,8 +19,8 @@ def _globals(request: Request) -> dict[str, Any]:
         "csrf_token": csrf_token(request.session),
         "csrf_field": CSRF_FORM_FIELD,
         "csrf_header": CSRF_HEADER,
-        "model_version": getattr(request.app.state.classifier, "version", None),
-        "model_problem": request.app.state.model_problem,
+        "model_version": getattr(request.app.state.models.get(), "version", None),
+        "model_problem": request.app.state.models.problem,
     }
 
 

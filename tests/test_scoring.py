@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.models import ReviewScore, ScoringJob, SentenceScore
 from app.scoring import ScoringWorker, count_unscored, score_pending
+from app.serving import ModelHolder
 from tests.factories import FakeClassifier, make_movie, make_review, make_user
 
 
@@ -57,7 +58,9 @@ def test_worker_thread_scores_and_stops(
     movie = make_movie(session)
     make_review(session, movie=movie, body="great")
     worker = ScoringWorker(
-        session_factory=session_factory, classifier=FakeClassifier(), idle_seconds=0.05
+        session_factory=session_factory,
+        models=ModelHolder(classifier=FakeClassifier()),
+        idle_seconds=0.05,
     )
 
     worker.start()

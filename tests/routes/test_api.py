@@ -25,7 +25,7 @@ def test_movies_list_search_and_detail(client: TestClient, session: Session, app
         make_review(session, movie=heat, body=body, gold_label=1, stars=9)
     make_review(session, movie=make_movie(session, title="Other"), body="fine")
     score_pending(
-        session_factory=app.state.session_factory, classifier=app.state.classifier, progress=False
+        session_factory=app.state.session_factory, classifier=app.state.models.get(), progress=False
     )
 
     listing = client.get("/api/movies", params={"q": "hea"}).json()

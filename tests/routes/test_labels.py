@@ -19,7 +19,7 @@ HTMX = {"HX-Request": "true"}
 
 def _score_all(app: FastAPI) -> None:
     score_pending(
-        session_factory=app.state.session_factory, classifier=app.state.classifier, progress=False
+        session_factory=app.state.session_factory, classifier=app.state.models.get(), progress=False
     )
 
 

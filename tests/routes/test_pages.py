@@ -13,7 +13,7 @@ from tests.routes.conftest import page, text
 
 def _score_all(app: FastAPI) -> None:
     score_pending(
-        session_factory=app.state.session_factory, classifier=app.state.classifier, progress=False
+        session_factory=app.state.session_factory, classifier=app.state.models.get(), progress=False
     )
 
 

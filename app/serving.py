@@ -1,0 +1,60 @@
+"""Which model the site serves: loaded once, and loaded again when another version is promoted."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from app.sentiment.classifier import Classifier
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[], tuple[Classifier | None, str | None]]
+
+
+class ModelHolder:
+    """Hands out the current classifier; a changed `marker` file (models/CURRENT) means that
+    another version was promoted, by this process or by `textflix promote`, so load that."""
+
+    def __init__(
+        self,
+        *,
+        classifier: Classifier | None = None,
+        problem: str | None = None,
+        loader: Loader | None = None,
+        marker: Path | None = None,
+    ) -> None:
+        self._classifier = classifier
+        self.problem = problem
+        self._loader = loader
+        self._marker = marker
+        self._seen = self._stamp()
+        self._lock = threading.Lock()
+
+    def _stamp(self) -> tuple[int, str] | None:
+        if self._marker is None or not self._marker.exists():
+            return None
+        return (self._marker.stat().st_mtime_ns, self._marker.read_text().strip())
+
+    def load(self) -> None:
+        """Load the current model now (at start-up)."""
+        if self._loader is not None:
+            with self._lock:
+                self._seen = self._stamp()
+                self._classifier, self.problem = self._loader()
+
+    def get(self) -> Classifier | None:
+        """The classifier to use for this request, reloading first if the marker changed."""
+        if self._loader is not None and self._marker is not None:
+            stamp = self._stamp()
+            if stamp != self._seen:
+                with self._lock:
+                    if stamp != self._seen:
+                        log.info("models/CURRENT changed: loading %s", stamp and stamp[1])
+                        classifier, problem = self._loader()
+                        self._seen = stamp
+                        if classifier is not None or self._classifier is None:
+                            self._classifier, self.problem = classifier, problem
+        return self._classifier
