@@ -1,0 +1,95 @@
+"""The baselines learn sentiment: on toy texts, and on real aclImdb reviews where present."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from app.config import Settings
+from app.sentiment.baselines import NBSVM, TokenEmbedder, WordVectorBaseline
+from app.sentiment.experiment import AclImdbPools, Example, evaluate
+
+SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
+ARCHIVE = SETTINGS.data_dir / "aclImdb_v1.tar.gz"
+needs_aclimdb = pytest.mark.skipif(not ARCHIVE.exists(), reason=f"no {ARCHIVE}")
+
+TOY_TEXTS = [
+    "A wonderful, moving film.<br /><br />Loved it!",
+    "Great acting and a wonderful story.",
+    "I loved every minute, great fun.",
+    "Awful. A dull, boring mess.",
+    "Boring plot and awful acting.",
+    "I hated it, dull from start to finish.",
+]
+TOY_LABELS = [1, 1, 1, 0, 0, 0]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> TokenEmbedder:
+    return TokenEmbedder.from_pretrained(SETTINGS.resolved_base_model())
+
+
+@pytest.fixture(scope="module")
+def aclimdb() -> tuple[list[Example], list[Example]]:
+    """400 balanced train reviews and 400 balanced test reviews (the archive, read once)."""
+    pools = AclImdbPools.load(SETTINGS.data_dir)
+    return pools.train_sample(n=400, seed=0), pools.eval_sample(400)
+
+
+def test_nbsvm_separates_toy_reviews() -> None:
+    model = NBSVM()
+    model.fit(TOY_TEXTS, TOY_LABELS, seed=0)
+
+    scores = model.predict_proba(["a wonderful film, loved it", "dull and awful", ""])
+
+    assert scores[0] > 0.5 > scores[1]
+    assert all(0.0 <= p <= 1.0 for p in scores)
+    assert model.predict_proba([]) == []
+
+
+def test_baselines_refuse_to_predict_unfitted_or_to_learn_one_label(
+    embedder: TokenEmbedder,
+) -> None:
+    for model in (NBSVM(), WordVectorBaseline(embedder=embedder)):
+        with pytest.raises(RuntimeError, match="before fit"):
+            model.predict_proba(["anything"])
+        with pytest.raises(ValueError, match="both labels"):
+            model.fit(TOY_TEXTS[:3], TOY_LABELS[:3], seed=0)
+
+
+def test_token_embedder_averages_whole_reviews_past_512_tokens(embedder: TokenEmbedder) -> None:
+    long_review = "a truly wonderful film " * 300  # about 1,200 wordpieces
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        vectors = embedder.embed(["wonderful film", long_review, ""])
+
+    ids = embedder.tokenizer("wonderful film", add_special_tokens=False)["input_ids"]
+    assert vectors.shape == (3, embedder.embeddings.shape[1])
+    np.testing.assert_allclose(vectors[0], embedder.embeddings[ids].mean(axis=0), rtol=1e-6)
+    assert np.isfinite(vectors[1]).all() and np.abs(vectors[1]).sum() > 0
+    assert not vectors[2].any()  # an empty text has no tokens to average
+
+
+@needs_aclimdb
+def test_nbsvm_learns_from_400_real_reviews(aclimdb: tuple[list[Example], list[Example]]) -> None:
+    train, test = aclimdb
+    model = NBSVM()
+    model.fit([text for text, _ in train], [label for _, label in train], seed=0)
+
+    # Measured 0.80-0.81 over four training samples of this size; chance is 0.50.
+    assert evaluate(predict_proba=model.predict_proba, examples=test) >= 0.72
+
+
+@needs_aclimdb
+def test_word_vectors_learn_from_400_real_reviews(
+    aclimdb: tuple[list[Example], list[Example]], embedder: TokenEmbedder
+) -> None:
+    train, test = aclimdb
+    model = WordVectorBaseline(embedder=embedder)
+    model.fit([text for text, _ in train], [label for _, label in train], seed=0)
+
+    # Measured 0.77-0.80 over four training samples of this size; chance is 0.50.
+    assert evaluate(predict_proba=model.predict_proba, examples=test) >= 0.70

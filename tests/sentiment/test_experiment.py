@@ -1,0 +1,252 @@
+"""The learning-curve experiment on a tiny synthetic aclImdb: sampling, resuming, reporting."""
+
+from __future__ import annotations
+
+import csv
+import random
+import struct
+import sys
+import types
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.config import Settings
+from app.sentiment import baselines
+from app.sentiment import classifier as classifier_module
+from app.sentiment.classifier import Prediction
+from app.sentiment.experiment import (
+    COLUMNS,
+    PROTOTYPE_2019_BERT_LARGE,
+    AclImdbPools,
+    FinetuneParams,
+    Run,
+    append_result,
+    plot_learning_curve,
+    read_results,
+    run_experiment,
+    summary_table,
+)
+
+PER_CLASS = 40  # reviews per (split, label) in the synthetic data set
+GOOD = ["wonderful", "great", "loved", "moving", "superb", "funny"]
+BAD = ["awful", "boring", "hated", "dull", "mess", "worst"]
+NEUTRAL = ["film", "plot", "actors", "scene", "story", "ending", "the", "a", "was"]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings whose data folder holds a synthetic aclImdb/ tree in the official layout."""
+    rng = random.Random(0)  # noqa: S311 (made-up reviews, not secrets)
+    root = tmp_path / "data" / "aclImdb"
+    for split in ("train", "test"):
+        for polarity, words in (("pos", GOOD), ("neg", BAD)):
+            folder = root / split / polarity
+            folder.mkdir(parents=True)
+            for i in range(PER_CLASS):
+                body = " ".join(rng.choice(words + NEUTRAL * 2) for _ in range(30))
+                text = f"{split} {polarity} {i}: {body}.<br /><br />{rng.choice(words)}!"
+                (folder / f"{i}_{8 if polarity == 'pos' else 2}.txt").write_text(text)
+            urls = "".join(f"http://www.imdb.com/title/tt{i:07d}/usercomments\n" for i in range(99))
+            (root / split / f"urls_{polarity}.txt").write_text(urls)
+    return Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+
+
+def _tag(text: str) -> str:
+    """The "split polarity id" a synthetic review starts with."""
+    return text.split(":", 1)[0]
+
+
+def test_samples_are_balanced_nested_reproducible_and_keep_test_for_evaluation(
+    settings: Settings,
+) -> None:
+    pools = AclImdbPools.load(settings.data_dir)
+    small, large = pools.train_sample(n=10, seed=0), pools.train_sample(n=21, seed=0)
+    evaluation = pools.eval_sample(12)
+    validation = pools.validation_sample(n=10, seed=0, disjoint_from=21)
+
+    assert sorted(label for _, label in small) == [0] * 5 + [1] * 5
+    assert sum(label for _, label in large) == 11
+    assert {_tag(t) for t, _ in small} < {_tag(t) for t, _ in large}  # nested
+    assert all(_tag(t).startswith("train") for t, _ in small + large + validation)
+    assert all(_tag(t).startswith("test") for t, _ in evaluation)
+    assert not {_tag(t) for t, _ in validation} & {_tag(t) for t, _ in large}
+    assert "<br />" not in small[0][0]  # cleaned
+    again = AclImdbPools.load(settings.data_dir)
+    assert again.train_sample(n=10, seed=0) == small
+    assert again.eval_sample(12) == evaluation
+    assert again.train_sample(n=10, seed=1) != small
+    assert len(pools.eval_sample(None)) == 2 * PER_CLASS
+    with pytest.raises(ValueError, match="asked for 41 positive train reviews"):
+        pools.train_sample(n=82, seed=0)
+
+
+def test_an_interrupted_experiment_resumes_where_it_stopped(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "curve.csv"
+    fits: list[int] = []
+    real_fit = baselines.NBSVM.fit
+
+    def fit_then_die(
+        self: baselines.NBSVM, texts: Sequence[str], labels: Sequence[int], *, seed: int
+    ) -> None:
+        if len(fits) == 2:
+            raise KeyboardInterrupt
+        fits.append(len(texts))
+        real_fit(self, texts, labels, seed=seed)
+
+    monkeypatch.setattr(baselines.NBSVM, "fit", fit_then_die)
+    grid: dict[str, Any] = {
+        "settings": settings,
+        "sizes": (10, 20),
+        "seeds": (0, 1),
+        "models": ("nbsvm",),
+        "eval_size": 20,
+        "results_path": results,
+        "progress": False,
+    }
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(**grid)
+    first = read_results(results_path=results)
+    assert [(r.n, r.seed) for r in first] == [(10, 0), (20, 0)]  # seed 0's curve, kept
+
+    fits.clear()
+    monkeypatch.setattr(baselines.NBSVM, "fit", real_fit)
+    runs = run_experiment(**grid)
+
+    assert [(r.model, r.n, r.seed) for r in runs] == [
+        ("nbsvm", 10, 0),
+        ("nbsvm", 20, 0),
+        ("nbsvm", 10, 1),
+        ("nbsvm", 20, 1),
+    ]
+    assert runs[:2] == first  # read back, not run again
+    assert read_results(results_path=results) == runs
+    assert all(r.eval_size == 20 and r.accuracy > 0.5 for r in runs)
+    with results.open() as handle:
+        assert tuple(next(csv.reader(handle))) == COLUMNS
+
+
+def test_recorded_runs_are_skipped_and_new_ones_appended(
+    settings: Settings, tmp_path: Path
+) -> None:
+    results = tmp_path / "curve.csv"
+    recorded = Run("nbsvm", 10, 0, 0.123, 1.0, 20, "2019-01-01T00:00:00+00:00")
+    other_test_sample = Run("wordvec", 10, 0, 0.456, 1.0, 999, "2019-01-01T00:00:00+00:00")
+    append_result(results_path=results, run=recorded)
+    append_result(results_path=results, run=other_test_sample)
+    with results.open("a") as handle:
+        handle.write("nbsvm,20,0,0.9")  # a row cut short by a kill
+
+    runs = run_experiment(
+        settings=settings,
+        sizes=(10, 20),
+        seeds=(0,),
+        models=("nbsvm", "wordvec"),
+        eval_size=20,
+        results_path=results,
+        progress=False,
+    )
+
+    assert runs[0] == recorded
+    assert [(r.model, r.n) for r in runs[1:]] == [("wordvec", 10), ("nbsvm", 20), ("wordvec", 20)]
+    assert all(r.eval_size == 20 and r.finished_at > "2020" for r in runs[1:])
+    assert read_results(results_path=results) == [recorded, other_test_sample, *runs[1:]]
+
+
+def test_finetune_runs_train_on_train_reviews_and_score_the_test_sample(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: dict[str, Any] = {}
+
+    def train(**kwargs: Any) -> Any:
+        calls.update(kwargs)
+        kwargs["out_dir"].mkdir(parents=True)
+        return types.SimpleNamespace(metrics={"accuracy": 0.5}, train_seconds=12.5)
+
+    class KeywordClassifier:
+        """Stands in for the fine-tuned model: positive iff the text has a good word."""
+
+        def __init__(self, path: Path) -> None:
+            self.path = path
+
+        @classmethod
+        def from_pretrained(cls, path: Path, *, device: str) -> KeywordClassifier:
+            assert path.is_dir()
+            return cls(path)
+
+        def predict(self, texts: Sequence[str]) -> list[Prediction]:
+            return [Prediction(float(any(w in t.split() for w in GOOD))) for t in texts]
+
+    monkeypatch.setitem(sys.modules, "app.sentiment.training", types.SimpleNamespace(train=train))
+    monkeypatch.setattr(
+        classifier_module, "TransformerClassifier", KeywordClassifier, raising=False
+    )
+
+    [run] = run_experiment(
+        settings=settings,
+        sizes=(16,),
+        seeds=(3,),
+        models=("finetune",),
+        eval_size=30,
+        results_path=tmp_path / "curve.csv",
+        finetune=FinetuneParams(epochs=2, n_validation=8),
+        progress=False,
+    )
+
+    assert (run.model, run.n, run.seed, run.eval_size, run.train_seconds) == (
+        "finetune",
+        16,
+        3,
+        30,
+        12.5,
+    )
+    assert run.accuracy > 0.8
+    trained, validated = calls["train_examples"], calls["eval_examples"]
+    assert len(trained) == 16 and len(validated) == 8
+    assert all(_tag(t).startswith("train") for t, _ in trained + validated)
+    assert not {t for t, _ in trained} & {t for t, _ in validated}
+    assert (calls["seed"], calls["epochs"], calls["device"]) == (3, 2, "auto")
+    assert not calls["out_dir"].exists()  # the temporary model is gone
+
+
+def test_summary_table_and_plot(tmp_path: Path) -> None:
+    results = tmp_path / "curve.csv"
+    for model, n, seed, accuracy in [
+        ("nbsvm", 10, 0, 0.60),
+        ("nbsvm", 10, 1, 0.64),
+        ("nbsvm", 100, 0, 0.74),
+        ("nbsvm", 100, 1, 0.72),
+        ("wordvec", 10, 0, 0.58),
+        ("wordvec", 100, 0, 0.71),
+        ("finetune", 100, 0, 0.85),
+    ]:
+        append_result(results_path=results, run=Run(model, n, seed, accuracy, 0.1, 2000, "x"))
+
+    table = summary_table(results_path=results).splitlines()
+    png = tmp_path / "plots" / "curve.png"
+    plot_learning_curve(results_path=results, out_path=png, reference=PROTOTYPE_2019_BERT_LARGE)
+
+    assert table[0].startswith("| labeled reviews | NB-SVM")
+    assert table[2] == "| 10 | 62.0 ± 2.8 (2) | 58.0 (1) | – |"
+    assert table[3] == "| 100 | 73.0 ± 1.4 (2) | 71.0 (1) | 85.0 (1) |"
+    assert "2,000 aclImdb test reviews" in table[-1]
+    header = png.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", header[16:24])
+    assert width > 500 and height > 300
+
+
+def test_reports_refuse_mixed_test_samples_and_empty_results(tmp_path: Path) -> None:
+    results = tmp_path / "curve.csv"
+    with pytest.raises(ValueError, match="run the experiment first"):
+        summary_table(results_path=results)
+    append_result(results_path=results, run=Run("nbsvm", 10, 0, 0.6, 0.1, 2000, "x"))
+    append_result(results_path=results, run=Run("nbsvm", 10, 0, 0.7, 0.1, 25000, "x"))
+
+    with pytest.raises(ValueError, match="pass eval_size"):
+        summary_table(results_path=results)
+    assert "| 10 | 70.0 (1) |" in summary_table(results_path=results, eval_size=25000)
