@@ -175,6 +175,67 @@ def train(n_train: int, n_eval: int, seed: int, epochs: int | None, name: str | 
     )
 
 
+def _int_list(value: str) -> list[int]:
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of numbers") from exc
+
+
+@main.command()
+@click.option("--sizes", default="10,100,500,1000,10000", show_default=True)
+@click.option("--seeds", default="0,1,2", show_default=True)
+@click.option(
+    "--models",
+    "model_names",
+    default="nbsvm,wordvec,finetune",
+    show_default=True,
+    help="Any of nbsvm, wordvec, finetune.",
+)
+@click.option(
+    "--eval-size",
+    default=2000,
+    show_default=True,
+    help="Test reviews each run is scored on; 0 means the whole 25,000.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=PROJECT_ROOT / "bench" / "learning_curve",
+    show_default=True,
+)
+def experiment(sizes: str, seeds: str, model_names: str, eval_size: int, out_dir: Path) -> None:
+    """The learning curve: accuracy by number of labels for NB-SVM, word vectors and the
+    fine-tuned encoder. Resumes where it stopped; writes results.csv, a plot and a table."""
+    from app.sentiment import experiment as lab
+
+    names = [name.strip() for name in model_names.split(",") if name.strip()]
+    unknown = set(names) - set(lab.MODELS)
+    if unknown:
+        raise click.BadParameter(f"unknown models {sorted(unknown)}; pick from {lab.MODELS}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / "results.csv"
+    size = eval_size or None
+    lab.run_experiment(
+        settings=_settings(),
+        sizes=_int_list(sizes),
+        seeds=_int_list(seeds),
+        models=names,
+        eval_size=size,
+        results_path=results,
+    )
+    plot = out_dir / "learning_curve.png"
+    lab.plot_learning_curve(
+        results_path=results,
+        out_path=plot,
+        reference=lab.PROTOTYPE_2019_BERT_LARGE,
+        eval_size=size or lab.TEST_SPLIT_SIZE,
+    )
+    click.echo(lab.summary_table(results_path=results, eval_size=size or lab.TEST_SPLIT_SIZE))
+    click.echo(f"results in {results}, plot in {plot}")
+
+
 @main.command()
 def models() -> None:
     """List trained models; * marks the current one."""
