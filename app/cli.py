@@ -209,11 +209,12 @@ def experiment(sizes: str, seeds: str, model_names: str, eval_size: int, out_dir
     """The learning curve: accuracy by number of labels for NB-SVM, word vectors and the
     fine-tuned encoder. Resumes where it stopped; writes results.csv, a plot and a table."""
     from app.sentiment import experiment as lab
+    from app.sentiment import learning_curve as curve
 
     names = [name.strip() for name in model_names.split(",") if name.strip()]
-    unknown = set(names) - set(lab.MODELS)
+    unknown = set(names) - set(curve.MODELS)
     if unknown:
-        raise click.BadParameter(f"unknown models {sorted(unknown)}; pick from {lab.MODELS}")
+        raise click.BadParameter(f"unknown models {sorted(unknown)}; pick from {curve.MODELS}")
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.csv"
     size = eval_size or None
@@ -226,13 +227,13 @@ def experiment(sizes: str, seeds: str, model_names: str, eval_size: int, out_dir
         results_path=results,
     )
     plot = out_dir / "learning_curve.png"
-    lab.plot_learning_curve(
+    curve.plot_learning_curve(
         results_path=results,
         out_path=plot,
-        reference=lab.PROTOTYPE_2019_BERT_LARGE,
+        reference=curve.PROTOTYPE_2019_BERT_LARGE,
         eval_size=size or lab.TEST_SPLIT_SIZE,
     )
-    click.echo(lab.summary_table(results_path=results, eval_size=size or lab.TEST_SPLIT_SIZE))
+    click.echo(curve.summary_table(results_path=results, eval_size=size or lab.TEST_SPLIT_SIZE))
     click.echo(f"results in {results}, plot in {plot}")
 
 

@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
+    learning_curve_dir: Path = Field(
+        default=PROJECT_ROOT / "bench" / "learning_curve",
+        description="Where `textflix experiment` writes results.csv and the plot the site shows.",
+    )
     score_in_background: bool = Field(
         default=False, description="Score reviews that have no current score in a worker thread."
     )

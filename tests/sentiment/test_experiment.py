@@ -17,16 +17,14 @@ from app.config import Settings
 from app.sentiment import baselines
 from app.sentiment import classifier as classifier_module
 from app.sentiment.classifier import Prediction
-from app.sentiment.experiment import (
+from app.sentiment.experiment import AclImdbPools, FinetuneParams, run_experiment
+from app.sentiment.learning_curve import (
     COLUMNS,
     PROTOTYPE_2019_BERT_LARGE,
-    AclImdbPools,
-    FinetuneParams,
     Run,
     append_result,
     plot_learning_curve,
     read_results,
-    run_experiment,
     summary_table,
 )
 

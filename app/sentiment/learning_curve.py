@@ -1,0 +1,222 @@
+"""The learning curve's results file, and the table and plot made from it."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+
+MODELS = ("nbsvm", "wordvec", "finetune")
+LABELS = {
+    "nbsvm": "NB-SVM (uni+bigrams)",
+    "wordvec": "mean token embeddings + LR",
+    "finetune": "fine-tuned all-MiniLM-L6-v2",
+}
+# What the 2019 prototype reported for BERT-Large (accuracy in %, by labeled reviews).
+PROTOTYPE_2019_BERT_LARGE: dict[int, float] = {10: 72.5, 100: 88, 500: 91, 1000: 91.5, 10000: 94.5}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished run: a row of the results file."""
+
+    model: str
+    n: int
+    seed: int
+    accuracy: float  # on eval_size test reviews, 0..1
+    train_seconds: float
+    eval_size: int
+    finished_at: str  # ISO 8601, UTC
+
+    @property
+    def key(self) -> tuple[str, int, int, int]:
+        return (self.model, self.n, self.seed, self.eval_size)
+
+
+COLUMNS = tuple(field.name for field in fields(Run))
+
+
+def read_results(*, results_path: Path) -> list[Run]:
+    """The finished runs in a results CSV (none if it does not exist yet)."""
+    if not results_path.exists():
+        return []
+    with results_path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    runs = []
+    for row in rows:
+        try:
+            runs.append(
+                Run(
+                    model=row["model"],
+                    n=int(row["n"]),
+                    seed=int(row["seed"]),
+                    accuracy=float(row["accuracy"]),
+                    train_seconds=float(row["train_seconds"]),
+                    eval_size=int(row["eval_size"]),
+                    finished_at=row["finished_at"],
+                )
+            )
+        except (KeyError, TypeError, ValueError):
+            continue  # a line cut short by a kill: that run is simply done again
+    return runs
+
+
+def append_result(*, results_path: Path, run: Run) -> None:
+    """Add one finished run to the results CSV, creating it with a header if needed."""
+    results_path.parent.mkdir(parents=True, exist_ok=True)
+    new = not results_path.exists() or results_path.stat().st_size == 0
+    with results_path.open("a+", newline="", encoding="utf-8") as handle:
+        if not new:
+            handle.seek(handle.tell() - 1)
+            if handle.read(1) != "\n":
+                handle.write("\n")  # end a line left half-written by a kill
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(COLUMNS)
+        writer.writerow(astuple(run))
+
+
+def summary_table(*, results_path: Path, eval_size: int | None = None) -> str:
+    """A Markdown table for the README: accuracy (%) by n and model, mean ± std (seeds)."""
+    table = curve_table(results_path=results_path, eval_size=eval_size)
+    lines = [
+        "| labeled reviews | " + " | ".join(table.models) + " |",
+        "| ---: | " + " | ".join("---:" for _ in table.models) + " |",
+        *(f"| {n:,} | " + " | ".join(cells) + " |" for n, cells in table.rows),
+        "",
+        f"Accuracy (%) on {table.eval_size:,} aclImdb test reviews: mean ± standard "
+        "deviation over seeds (number of seeds).",
+    ]
+    return "\n".join(lines)
+
+
+def plot_learning_curve(
+    *,
+    results_path: Path,
+    out_path: Path,
+    reference: Mapping[int, float] | None = None,
+    eval_size: int | None = None,
+) -> None:
+    """Write a PNG of mean accuracy against n (log axis), one line per model."""
+    from matplotlib.figure import Figure  # drawn off-screen: no pyplot, no backend to pick
+
+    runs = _runs_on_one_test_sample(results_path, eval_size)
+    by_cell = _accuracies(runs)
+    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
+    axes = figure.add_subplot()
+    most_seeds = max(len(accuracies) for accuracies in by_cell.values())
+    for model in _models_in(runs):
+        sizes = sorted(n for m, n in by_cell if m == model)
+        points = [[100 * a for a in by_cell[model, n]] for n in sizes]
+        means = [statistics.fmean(p) for p in points]
+        low = [mean - min(p) for mean, p in zip(means, points, strict=True)]
+        high = [max(p) - mean for mean, p in zip(means, points, strict=True)]
+        line = axes.errorbar(
+            sizes, means, yerr=[low, high], marker="o", capsize=3, label=LABELS.get(model, model)
+        )
+        fewer = [
+            (n, m) for n, m, p in zip(sizes, means, points, strict=True) if len(p) < most_seeds
+        ]
+        if fewer:
+            axes.plot(
+                [n for n, _ in fewer],
+                [m for _, m in fewer],
+                linestyle="none",
+                marker="o",
+                markersize=7,
+                markerfacecolor="white",
+                color=line.lines[0].get_color(),
+                zorder=3,  # over the filled marker errorbar drew
+            )
+    if any(len(accuracies) < most_seeds for accuracies in by_cell.values()):
+        axes.plot([], [], "o", color="grey", markerfacecolor="white", label=f"< {most_seeds} seeds")
+    if reference:
+        ns = sorted(reference)
+        axes.plot(
+            ns,
+            [reference[n] for n in ns],
+            "k--",
+            marker="x",
+            label="2019 prototype, BERT-Large (as reported)",
+        )
+    ticks = sorted({run.n for run in runs} | set(reference or {}))
+    axes.set_xscale("log")
+    axes.set_xticks(ticks, labels=[f"{n:,}" for n in ticks])
+    axes.minorticks_off()
+    axes.set_xlabel("labeled training reviews (aclImdb train)")
+    axes.set_ylabel(f"accuracy on {runs[0].eval_size:,} test reviews (%)")
+    axes.set_title("Sentiment accuracy by amount of labeled data (bars: min–max over seeds)")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out_path, dpi=150)
+
+
+@dataclass(frozen=True)
+class CurveTable:
+    """Accuracy (%) by number of labels (rows) and model (columns), as display strings."""
+
+    models: list[str]
+    rows: list[tuple[int, list[str]]]
+    eval_size: int
+
+
+def curve_table(*, results_path: Path, eval_size: int | None = None) -> CurveTable:
+    """The table of mean ± std accuracy (number of seeds) by n and model."""
+    runs = _runs_on_one_test_sample(results_path, eval_size)
+    by_cell = _accuracies(runs)
+    models = _models_in(runs)
+    rows = [
+        (n, [_cell(by_cell.get((model, n), [])) for model in models])
+        for n in sorted({run.n for run in runs})
+    ]
+    return CurveTable([LABELS.get(m, m) for m in models], rows, runs[0].eval_size)
+
+
+def _runs_on_one_test_sample(results_path: Path, eval_size: int | None) -> list[Run]:
+    runs = list(first_of_each(read_results(results_path=results_path)).values())
+    if not runs:
+        raise ValueError(f"no finished runs in {results_path}: run the experiment first")
+    sizes = sorted({run.eval_size for run in runs})
+    if eval_size is None and len(sizes) > 1:
+        raise ValueError(
+            f"{results_path} mixes test samples of {sizes} reviews: pass eval_size= to pick one"
+        )
+    wanted = sizes[0] if eval_size is None else eval_size
+    chosen = [run for run in runs if run.eval_size == wanted]
+    if not chosen:
+        raise ValueError(f"no runs on {wanted} test reviews in {results_path}; there are {sizes}")
+    return chosen
+
+
+def first_of_each(runs: Iterable[Run]) -> dict[tuple[str, int, int, int], Run]:
+    # A run recorded twice (say, by two experiments at once) counts once.
+    unique: dict[tuple[str, int, int, int], Run] = {}
+    for run in runs:
+        unique.setdefault(run.key, run)
+    return unique
+
+
+def _accuracies(runs: Iterable[Run]) -> dict[tuple[str, int], list[float]]:
+    cells: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for run in runs:
+        cells[run.model, run.n].append(run.accuracy)
+    return cells
+
+
+def _models_in(runs: Iterable[Run]) -> list[str]:
+    present = {run.model for run in runs}
+    return [m for m in MODELS if m in present] + sorted(present - set(MODELS))
+
+
+def _cell(accuracies: list[float]) -> str:
+    if not accuracies:
+        return "–"
+    mean = 100 * statistics.fmean(accuracies)
+    if len(accuracies) == 1:
+        return f"{mean:.1f} (1)"
+    spread = 100 * statistics.stdev(accuracies)
+    return f"{mean:.1f} ± {spread:.1f} ({len(accuracies)})"
