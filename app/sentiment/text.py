@@ -7,9 +7,10 @@ import re
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _TAG = re.compile(r"</?[a-zA-Z][^>]{0,40}>")
 _SPACES = re.compile(r"[ \t\r\f\v]+")
-# A sentence ends at . ! or ? (with closing quotes/brackets) followed by space, or at a line
-# break. Abbreviations are split too; for highlights a rare split is harmless.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+|\n+")
+# A sentence ends at . ! or ? (maybe with a closing quote or bracket, which stays with it)
+# followed by space, or at a line break. Abbreviations are split too; for highlights a rare
+# split is harmless.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+|\n+")
 MIN_SENTENCE_CHARS = 12
 MAX_SENTENCE_CHARS = 600
 

@@ -1,0 +1,183 @@
+"""Trained models on disk: `models/<name>/` folders with their cards, and `models/CURRENT`.
+
+Each folder holds Hugging Face weights and tokenizer files, `model_card.json` (read by code)
+and `README.md` (the same card for people). `models/CURRENT` names the model the site serves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+CARD_FILE = "model_card.json"
+README_FILE = "README.md"
+CURRENT_FILE = "CURRENT"
+TRAIN_HINT = "run `textflix train`"
+
+Scalar = float | int | str | bool | None
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """No usable trained model where one was expected; the message says how to make one."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a trained model is, how it was made, and how well it does."""
+
+    name: str
+    base_model: str
+    n_train: int
+    seed: int
+    hyperparameters: dict[str, Scalar]
+    metrics: dict[str, Scalar]  # accuracy, n_eval, ... on held-out reviews
+    train_seconds: float
+    hardware: str  # e.g. "CPU AMD EPYC, 2 torch threads"
+    created_at: str  # ISO 8601 with time zone
+    dataset: str
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCard:
+        """A card from its JSON form; keys that later versions add are ignored."""
+        known = {item.name for item in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def read_card(path: Path) -> ModelCard:
+    """The card of the model folder `path`."""
+    card_path = path / CARD_FILE
+    if not card_path.is_file():
+        raise ModelNotFoundError(f"no trained model in {path} (no {CARD_FILE}): {TRAIN_HINT}")
+    try:
+        return ModelCard.from_dict(json.loads(card_path.read_text(encoding="utf-8")))
+    except (ValueError, TypeError) as exc:
+        raise ModelNotFoundError(
+            f"{card_path} is not a valid model card ({exc}): {TRAIN_HINT}"
+        ) from exc
+
+
+def write_card(path: Path, card: ModelCard) -> None:
+    """Write `card` into the model folder `path`, as JSON and as a README for people."""
+    (path / CARD_FILE).write_text(json.dumps(asdict(card), indent=2) + "\n", encoding="utf-8")
+    (path / README_FILE).write_text(render_readme(card), encoding="utf-8")
+
+
+def list_models(models_dir: Path) -> list[ModelCard]:
+    """The cards of every trained model in `models_dir`, newest first."""
+    if not models_dir.is_dir():
+        return []
+    cards = []
+    for path in models_dir.iterdir():
+        # Dot folders are trainings still being written (see training.train).
+        if not path.is_dir() or path.name.startswith("."):
+            continue
+        try:
+            cards.append(read_card(path))
+        except ModelNotFoundError as exc:
+            log.warning("skipping %s: %s", path, exc)
+    return sorted(cards, key=lambda card: _timestamp(card.created_at), reverse=True)
+
+
+def current_model_dir(models_dir: Path) -> Path | None:
+    """The folder of the model `models_dir/CURRENT` names, or None if unset or not a model."""
+    marker = models_dir / CURRENT_FILE
+    if not marker.is_file():
+        return None
+    name = marker.read_text(encoding="utf-8").strip()
+    if not name:
+        return None
+    try:
+        return _model_dir(models_dir, name)
+    except ModelNotFoundError as exc:
+        log.warning("%s names %r, which is not usable: %s", marker, name, exc)
+        return None
+
+
+def set_current(models_dir: Path, name: str) -> None:
+    """Make the model `name` the one the site serves."""
+    _model_dir(models_dir, name)
+    marker = models_dir / CURRENT_FILE
+    partial = marker.with_name(f".{CURRENT_FILE}.partial")
+    partial.write_text(name + "\n", encoding="utf-8")
+    # A rename is atomic, so a running site that watches CURRENT never reads half a name.
+    os.replace(partial, marker)
+
+
+def _model_dir(models_dir: Path, name: str) -> Path:
+    if not name or Path(name).name != name or name.startswith("."):
+        raise ModelNotFoundError(f"{name!r} is not a model name: pick one from `textflix models`")
+    path = models_dir / name
+    read_card(path)
+    if not (path / "config.json").is_file():
+        raise ModelNotFoundError(f"no weights in {path} (no config.json): {TRAIN_HINT}")
+    return path
+
+
+def _timestamp(created_at: str) -> float:
+    try:
+        return datetime.fromisoformat(created_at).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def render_readme(card: ModelCard) -> str:
+    """The model card as Markdown, for people browsing the models folder."""
+    metrics = "\n".join(f"| {key} | {_format(value)} |" for key, value in card.metrics.items())
+    hyperparameters = "\n".join(
+        f"| {key} | {_format(value)} |" for key, value in card.hyperparameters.items()
+    )
+    return f"""# {card.name}
+
+A binary sentiment classifier for English movie reviews (label 1 positive, 0 negative),
+fine-tuned for Textflix from `{card.base_model}`.
+
+- Created: {card.created_at}
+- Training examples: {card.n_train} (seed {card.seed})
+- Data: {card.dataset}
+- Training time: {card.train_seconds:.0f} s on {card.hardware}
+
+## Evaluation on held-out reviews
+
+| metric | value |
+| --- | --- |
+{metrics}
+
+## Training
+
+| hyper-parameter | value |
+| --- | --- |
+{hyperparameters}
+
+## Use
+
+```python
+from pathlib import Path
+from app.sentiment.classifier import TransformerClassifier
+
+classifier = TransformerClassifier.from_pretrained(Path("models/{card.name}"))
+classifier.predict(["A wonderful, moving film."])[0].p_positive
+```
+
+The weights are in the Hugging Face format under the model type `textflix-mean-pooling`
+(mean pooling of the encoder's last layer, then a linear layer);
+`AutoModelForSequenceClassification.from_pretrained` loads them once `app.sentiment.modeling`
+is imported. Texts longer than the tokenizer's `model_max_length` are scored in overlapping
+windows whose logits are averaged.
+
+## Limitations
+
+Trained on IMDb reviews (aclImdb): expect lower accuracy on other kinds of text, on
+sarcasm, and on mixed or neutral reviews, which it still forces into positive or negative.
+The base encoder is Apache-2.0; cite Maas et al. (2011) for the aclImdb data.
+"""
+
+
+def _format(value: Scalar) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

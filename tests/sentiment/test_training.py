@@ -1,0 +1,130 @@
+"""Fine-tuning the real encoder on a few dozen reviews gives a loadable, carded model that
+reads whole reviews and is measurably better than chance."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from app.sentiment.classifier import TransformerClassifier
+from app.sentiment.modeling import MeanPoolingForSequenceClassification
+from app.sentiment.registry import current_model_dir, list_models, read_card
+from app.sentiment.training import run_training, train
+from tests.sentiment.conftest import TINY_EVAL, TINY_MAX_LENGTH, TINY_TRAIN, TinyModel
+
+pytestmark = pytest.mark.slow
+
+# A model that guesses scores 0.5 +- 0.035 (one standard deviation) on 200 balanced reviews,
+# so 0.62 is beyond 3.4 standard deviations: a chance model passes once in ~3,000 runs.
+# The tiny model scored 0.0 to 0.0 over seeds 0-4 (MEASURED below), so this holds with room.
+MIN_ACCURACY = 0.62
+
+PLOT = (
+    "The film follows a family who move to a small town in the north. "
+    "The father takes a job at the old mill while the mother opens a shop on the main street. "
+    "Their two children start at the local school and meet the neighbours. "
+    "Over one winter the town prepares for its yearly festival by the lake. "
+    "A stranger arrives by train and takes a room above the bakery. "
+)
+PRAISE = (
+    "All in all this is a wonderful, beautiful film. The acting is superb and the story is "
+    "moving. I loved every minute of it: one of the best films I have seen in years. "
+)
+SCORN = (
+    "All in all this is a terrible, boring film. The acting is awful and the story is dull. "
+    "I hated every minute of it: one of the worst films I have seen in years. "
+)
+
+
+@pytest.fixture(scope="module")
+def classifier(tiny_model: TinyModel) -> TransformerClassifier:
+    return TransformerClassifier.from_pretrained(tiny_model.path, device="cpu")
+
+
+def test_training_writes_a_complete_model_folder(tiny_model: TinyModel) -> None:
+    files = {path.name for path in tiny_model.path.iterdir()}
+
+    assert {"config.json", "model.safetensors", "tokenizer.json", "model_card.json"} <= files
+    assert (tiny_model.path / "README.md").read_text().startswith("# tiny\n")
+    assert read_card(tiny_model.path) == tiny_model.card
+    card = tiny_model.card
+    assert (card.name, card.n_train, card.seed, card.metrics["n_eval"]) == (
+        "tiny",
+        TINY_TRAIN,
+        0,
+        TINY_EVAL,
+    )
+    assert card.hyperparameters["max_length"] == TINY_MAX_LENGTH
+    assert card.train_seconds > 0
+    assert "torch threads" in card.hardware
+    assert "aclImdb" in card.dataset
+
+
+def test_the_first_model_becomes_current(tiny_model: TinyModel) -> None:
+    assert current_model_dir(tiny_model.settings.models_dir) == tiny_model.path
+
+
+def test_the_model_beats_chance_on_held_out_reviews(tiny_model: TinyModel) -> None:
+    accuracy = tiny_model.card.metrics["accuracy"]
+
+    assert isinstance(accuracy, float)
+    assert accuracy >= MIN_ACCURACY
+
+
+def test_the_folder_loads_as_a_hugging_face_model(
+    tiny_model: TinyModel, classifier: TransformerClassifier
+) -> None:
+    text = "A wonderful film."
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model.path).eval()
+    encoded = classifier.tokenizer(text, return_tensors="pt")
+
+    with torch.inference_mode():
+        logits = model(input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"])
+
+    assert isinstance(model, MeanPoolingForSequenceClassification)
+    [prediction] = classifier.predict([text])
+    assert logits.logits.softmax(dim=-1)[0, 1].item() == pytest.approx(prediction.p_positive)
+    assert classifier.version == "tiny"
+    assert classifier.window == TINY_MAX_LENGTH - 2
+
+
+def test_a_long_review_is_read_to_its_last_sentence(classifier: TransformerClassifier) -> None:
+    plot = PLOT * 8
+    assert len(classifier.tokenizer(plot, add_special_tokens=False)["input_ids"]) > 600
+
+    praised, scorned = classifier.predict([plot + PRAISE, plot + SCORN])
+
+    # Cut at 512 tokens both reviews are the same plot summary and would score the same.
+    assert praised.p_positive - scorned.p_positive > 0.0
+
+
+def test_a_later_model_does_not_replace_the_current_one(tiny_model: TinyModel) -> None:
+    card = run_training(
+        settings=tiny_model.settings,
+        name="later",
+        n_train=8,
+        n_eval=0,
+        epochs=1,
+        max_length=32,
+        progress=False,
+    )
+
+    assert card.metrics["n_eval"] == 0 and "accuracy" not in card.metrics
+    assert current_model_dir(tiny_model.settings.models_dir) == tiny_model.path
+    assert [c.name for c in list_models(tiny_model.settings.models_dir)] == ["later", "tiny"]
+
+
+def test_training_never_overwrites_a_model(tiny_model: TinyModel) -> None:
+    with pytest.raises(FileExistsError, match="pick another model name"):
+        train(
+            base_model=tiny_model.card.base_model,
+            out_dir=tiny_model.path,
+            train_examples=[("good", 1)],
+            eval_examples=[],
+            seed=0,
+            epochs=1,
+            lr=1e-4,
+            batch_size=1,
+            max_length=16,
+        )
