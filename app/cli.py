@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy import inspect
 
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
@@ -159,12 +160,47 @@ def import_all_command() -> None:
 @click.option("--seed", default=0, show_default=True)
 @click.option("--epochs", type=int, default=None, help="Default: chosen by the trainer.")
 @click.option("--name", default=None, help="Model folder name under models/.")
-def train(n_train: int, n_eval: int, seed: int, epochs: int | None, name: str | None) -> None:
-    """Fine-tune the base encoder on N labeled aclImdb train reviews."""
-    from app.sentiment.training import run_training
+@click.option(
+    "--with-labels",
+    is_flag=True,
+    help="Add the labels people gave in the site's labeling queue (use -n 0 for those alone).",
+)
+@click.option(
+    "--promote/--no-promote",
+    default=True,
+    show_default=True,
+    help="Promote the new version if it beats the current one on the same held-out reviews.",
+)
+def train(
+    n_train: int,
+    n_eval: int,
+    seed: int,
+    epochs: int | None,
+    name: str | None,
+    with_labels: bool,
+    promote: bool,
+) -> None:
+    """Fine-tune the base encoder on N labeled aclImdb train reviews (and people's labels)."""
+    from app.feedback import human_labeled_examples
+    from app.sentiment.data import sample_aclimdb
+    from app.sentiment.training import dataset_source, run_training
 
+    settings = _settings()
+    extra: list[tuple[str, int]] = []
+    if with_labels:
+        with _session_factory(settings)() as session:
+            extra = human_labeled_examples(session=session)
+        click.echo(f"adding {len(extra)} labels from the site's labeling queue")
+    if n_train + len(extra) < 2:
+        raise click.ClickException("nothing to train on: ask for -n labels or label some reviews")
     card = run_training(
-        settings=_settings(), name=name, n_train=n_train, n_eval=n_eval, seed=seed, epochs=epochs
+        settings=settings,
+        name=name,
+        n_train=n_train,
+        n_eval=n_eval,
+        seed=seed,
+        epochs=epochs,
+        extra_examples=extra,
     )
     accuracy = card.metrics.get("accuracy")
     click.echo(
@@ -173,6 +209,52 @@ def train(n_train: int, n_eval: int, seed: int, epochs: int | None, name: str | 
         if isinstance(accuracy, float)
         else f"model {card.name} written"
     )
+    if not promote:
+        return
+    from app.promotion import compare_on_held_out
+
+    _, eval_examples = sample_aclimdb(
+        source=dataset_source(settings=settings), n_train=0, n_eval=n_eval, seed=seed
+    )
+    verdict = compare_on_held_out(settings=settings, candidate=card, eval_examples=eval_examples)
+    if verdict.current is None:
+        click.echo(f"{card.name} is the current model")
+        return
+    click.echo(
+        f"on the same {len(eval_examples)} held-out reviews: {card.name} "
+        f"{verdict.candidate_accuracy:.3f}, current {verdict.current} "
+        f"{verdict.current_accuracy:.3f}"
+    )
+    if not verdict.better:
+        click.echo(f"{card.name} is not better: {verdict.current} stays current")
+        return
+    _promote(settings, card.name)
+
+
+def _promote(settings: Settings, name: str) -> None:
+    from app.promotion import promote
+
+    with_tables = inspect(make_engine(settings.database_url)).has_table("reviews")
+    if not with_tables:
+        from app.sentiment.registry import set_current
+
+        set_current(settings.models_dir, name)
+    else:
+        click.echo(f"re-scoring every review with {name} before it becomes current")
+        promote(settings=settings, session_factory=_session_factory(settings), name=name)
+    click.echo(f"{name} is now the current model; running servers switch to it")
+
+
+@main.command("promote")
+@click.argument("name")
+def promote_command(name: str) -> None:
+    """Re-score every review with version NAME, then make it current (resumable)."""
+    from app.sentiment.registry import ModelNotFoundError
+
+    try:
+        _promote(_settings(), name)
+    except ModelNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _int_list(value: str) -> list[int]:

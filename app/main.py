@@ -19,8 +19,9 @@ from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
 from app.deps import LoginRequired
 from app.limits import BodySizeLimit
+from app.promotion import PromotionRunner
 from app.reviews import NotAllowed
-from app.routes import admin, api, auth, pages, reviews
+from app.routes import admin, api, auth, lab, pages, reviews
 from app.scoring import ScoringWorker
 from app.security import TokenSigner
 from app.sentiment.classifier import Classifier
@@ -75,6 +76,7 @@ def create_app(
             worker = ScoringWorker(session_factory=app.state.session_factory, models=models)
             worker.start()
         yield
+        app.state.promotions.stop()
         if worker is not None:
             worker.stop()
         engine.dispose()
@@ -95,6 +97,9 @@ def create_app(
         app.state.models = ModelHolder(
             loader=lambda: load_classifier(settings), marker=settings.models_dir / "CURRENT"
         )
+    app.state.promotions = PromotionRunner(
+        settings=settings, session_factory=app.state.session_factory
+    )
     app.state.templates = make_templates()
     app.state.token_signer = TokenSigner(secret_key, max_age=settings.session_max_age)
 
@@ -108,7 +113,7 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
-    for module in (pages, reviews, auth, admin, api):
+    for module in (pages, lab, reviews, auth, admin, api):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from app import feedback
-from app.deps import AdminUser, CsrfChecked, ModelVersion, ReviewDep, SessionDep, get_optional_user
+from app.deps import (
+    AdminUser,
+    CsrfChecked,
+    ModelVersion,
+    ReviewDep,
+    SessionDep,
+    SettingsDep,
+    get_optional_user,
+)
+from app.promotion import PromotionRunner
+from app.sentiment.registry import ModelNotFoundError
 from app.templating import is_htmx, render
 
 router = APIRouter(
@@ -49,3 +59,16 @@ def record_label(
     if not is_htmx(request):
         return RedirectResponse("/admin/labels", status_code=303)
     return render(request, "_label_item.html", _queue_context(session, version))
+
+
+@router.post("/models/{name}/promote", dependencies=[CsrfChecked])
+def promote_model(request: Request, settings: SettingsDep, admin: AdminUser, name: str) -> Response:
+    """Re-score every review with version `name` in the background, then make it current."""
+    runner: PromotionRunner = request.app.state.promotions
+    try:
+        started = runner.start(name)
+    except ModelNotFoundError as exc:
+        raise HTTPException(404, str(exc)) from exc
+    if not started:
+        raise HTTPException(409, f"Already promoting {runner.running}; wait for it to finish.")
+    return RedirectResponse("/how-it-works", status_code=303)

@@ -128,5 +128,4 @@ def scoring_status(
 ) -> Response:
     """The background scoring progress, polled by the banner in base.html."""
     job = scoring.latest_job(session=session)
-    context = {"job": job if job and job.model_version == version else None}
-    return render(request, "_status.html", context)
+    return render(request, "_status.html", {"job": job, "version": version})

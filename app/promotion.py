@@ -1,0 +1,128 @@
+"""Promoting a model version: score every stored review with it, then make it current.
+
+Until the new version has scored everything the site keeps showing the old version's figures,
+so no page ever mixes two versions; an interrupted promotion resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.models import ScoringJob
+from app.scoring import count_unscored, score_pending
+from app.sentiment.classifier import Classifier, TransformerClassifier
+from app.sentiment.data import Example
+from app.sentiment.evaluation import evaluate
+from app.sentiment.registry import (
+    ModelCard,
+    ModelNotFoundError,
+    current_model_dir,
+    read_card,
+    set_current,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a candidate beat the current model on the same held-out reviews."""
+
+    candidate: str
+    candidate_accuracy: float
+    current: str | None
+    current_accuracy: float | None
+
+    @property
+    def better(self) -> bool:
+        return self.current_accuracy is None or self.candidate_accuracy > self.current_accuracy
+
+
+def load_version(*, settings: Settings, name: str) -> Classifier:
+    """The classifier saved in models/<name>, or ModelNotFoundError."""
+    path = settings.models_dir / name
+    read_card(path)
+    return TransformerClassifier.from_pretrained(path, device=settings.device)
+
+
+def compare_on_held_out(
+    *, settings: Settings, candidate: ModelCard, eval_examples: list[Example]
+) -> Verdict:
+    """Score the current model on the candidate's held-out reviews and compare accuracies."""
+    accuracy = candidate.metrics.get("accuracy")
+    if not isinstance(accuracy, float):
+        raise ValueError(f"model {candidate.name} has no held-out accuracy in its card")
+    current_dir = current_model_dir(settings.models_dir)
+    if current_dir is None or current_dir.name == candidate.name:
+        return Verdict(candidate.name, accuracy, None, None)
+    current = TransformerClassifier.from_pretrained(current_dir, device=settings.device)
+    current_accuracy = evaluate(classifier=current, examples=eval_examples)["accuracy"]
+    return Verdict(candidate.name, accuracy, current_dir.name, float(current_accuracy))
+
+
+def promote(
+    *,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    name: str,
+    progress: bool = True,
+    stop: threading.Event | None = None,
+) -> ScoringJob | None:
+    """Score every review with version `name`, then make it current (resumable)."""
+    classifier = load_version(settings=settings, name=name)
+    job = score_pending(
+        session_factory=session_factory, classifier=classifier, progress=progress, stop=stop
+    )
+    with session_factory() as session:
+        remaining = count_unscored(session=session, version=classifier.version)
+    if remaining == 0:
+        set_current(settings.models_dir, name)
+        log.info("model %s is now current", name)
+    else:
+        log.info("promotion of %s stopped with %d reviews to go; run it again", name, remaining)
+    return job
+
+
+class PromotionRunner:
+    """Runs at most one promotion at a time in a background thread of the web process."""
+
+    def __init__(self, *, settings: Settings, session_factory: sessionmaker[Session]) -> None:
+        self._settings = settings
+        self._session_factory = session_factory
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.running: str | None = None
+
+    def start(self, name: str) -> bool:
+        """Start promoting `name`; False if a promotion is already running."""
+        if self._thread is not None and self._thread.is_alive():
+            return False
+        read_card(self._settings.models_dir / name)  # fail now, in the request, if it is missing
+        self.running = name
+        self._thread = threading.Thread(target=self._run, args=(name,), daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self, name: str) -> None:
+        try:
+            promote(
+                settings=self._settings,
+                session_factory=self._session_factory,
+                name=name,
+                progress=False,
+                stop=self._stop,
+            )
+        except (ModelNotFoundError, OSError, RuntimeError):
+            log.exception("promoting %s failed", name)
+        finally:
+            self.running = None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
