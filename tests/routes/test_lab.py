@@ -1,0 +1,130 @@
+""" "How it works": the current model's card, the measured learning curve, versions with
+promotion for admins, and two versions compared on the same reviews."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from app import promotion
+from app.config import Settings
+from app.scoring import score_pending
+from app.sentiment.learning_curve import Run, append_result
+from app.sentiment.registry import current_model_dir, set_current
+from tests.factories import FakeClassifier, make_movie, make_review, make_user
+from tests.routes.conftest import csrf_from, log_in, page, text
+from tests.test_promotion import make_card
+
+
+@pytest.fixture
+def settings(settings: Settings, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
+    return settings.model_copy(update={"learning_curve_dir": tmp_path / "curve"})
+
+
+def test_page_shows_the_current_card_and_the_measured_curve(
+    client: TestClient, settings: Settings, session: Session, app: FastAPI
+) -> None:
+    make_card(settings.models_dir, "fake-v1", accuracy=0.873)
+    make_card(settings.models_dir, "older", accuracy=0.81)
+    for model, accuracy in (("nbsvm", 0.82), ("finetune", 0.88)):
+        for seed in (0, 1):
+            append_result(
+                results_path=settings.learning_curve_dir / "results.csv",
+                run=Run(model, 500, seed, accuracy + seed / 100, 10.0, 2000, "2026-11-22T00:00"),
+            )
+    movie = make_movie(session)
+    make_review(session, movie=movie, body="great", gold_label=1)
+    make_review(session, movie=movie, body="awful", gold_label=1)
+    score_pending(
+        session_factory=app.state.session_factory, classifier=FakeClassifier(), progress=False
+    )
+
+    doc = page(client.get("/how-it-works"))
+
+    card = text(doc.select_one(".model-card"))
+    assert "fake-v1" in card and "87.3% on 1,000 aclImdb test reviews" in card
+    assert "123 s on CPU test" in card
+    assert "right 50%" in text(doc.select_one(".card-section"))
+    header = [text(th) for th in doc.select(".curve-table th")]
+    assert header == ["labeled reviews", "NB-SVM (uni+bigrams)", "fine-tuned all-MiniLM-L6-v2"]
+    assert [text(td) for td in doc.select(".curve-table tbody td")] == [
+        "500",
+        "82.5 ± 0.7 (2)",
+        "88.5 ± 0.7 (2)",
+    ]
+    rows = [text(tr) for tr in doc.select(".versions tbody tr")]
+    assert len(rows) == 2 and "current" in next(r for r in rows if "fake-v1" in r)
+    assert doc.select(".versions form") == []  # promotion is for admins
+
+
+def test_page_without_measurements_says_how_to_make_them(client: TestClient) -> None:
+    doc = page(client.get("/how-it-works"))
+    assert "textflix experiment" in text(doc.select_one("main"))
+    assert client.get("/how-it-works/learning-curve.png").status_code == 404
+
+
+def test_compare_two_versions(client: TestClient, session: Session, app: FastAPI) -> None:
+    movie = make_movie(session, title="Heat")
+    make_review(session, movie=movie, body="great film", gold_label=1)
+    make_review(session, movie=movie, body="the plot was great", gold_label=0)
+    factory = app.state.session_factory
+
+    class Grumpy(FakeClassifier):
+        def predict(self, texts):  # type: ignore[no-untyped-def]
+            return [
+                type(p)(0.1) if "plot" in t else p for p, t in zip(super().predict(texts), texts)
+            ]
+
+    score_pending(session_factory=factory, classifier=FakeClassifier("a"), progress=False)
+    score_pending(session_factory=factory, classifier=Grumpy("b"), progress=False)
+
+    doc = page(client.get("/how-it-works/compare?a=a&b=b"))
+
+    summary = text(doc.select_one("main"))
+    assert "On the 2 reviews both have scored they agree on 50%" in summary
+    assert "a 50%, b 100%" in summary
+    cells = [text(td) for td in doc.select(".disagreements tbody td")]
+    assert cells[0].startswith("Heat") and "the plot was great" in cells[0]
+    assert cells[3] == "negative"
+    assert client.get("/how-it-works/compare?a=a&b=nope").status_code == 404
+
+
+def test_admin_promotes_a_version_in_the_background(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    app: FastAPI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_card(settings.models_dir, "fake-v1")
+    make_card(settings.models_dir, "v2")
+    set_current(settings.models_dir, "fake-v1")
+    monkeypatch.setattr(promotion, "load_version", lambda *, settings, name: FakeClassifier(name))
+    make_review(session, movie=make_movie(session), body="great")
+    make_user(session, username="root", is_admin=True)
+    log_in(client, "root")
+
+    doc = page(client.get("/how-it-works"))
+    form = doc.select_one(".versions form")
+    response = client.post(
+        form["action"], data={"csrf_token": csrf_from(client, "/")}, follow_redirects=False
+    )
+
+    assert form["action"] == "/admin/models/v2/promote"
+    assert response.status_code == 303
+    deadline = time.monotonic() + 20
+    while current_model_dir(settings.models_dir) != settings.models_dir / "v2":
+        assert time.monotonic() < deadline, "the promotion did not finish"
+        time.sleep(0.05)
+
+
+def test_promotion_is_for_admins(client: TestClient, session: Session, settings: Settings) -> None:
+    make_card(settings.models_dir, "v2")
+    make_user(session, username="alice")
+    log_in(client, "alice")
+    response = client.post("/admin/models/v2/promote", data={"csrf_token": csrf_from(client, "/")})
+    assert response.status_code == 403
