@@ -76,7 +76,8 @@ def test_compare_two_versions(client: TestClient, session: Session, app: FastAPI
     class Grumpy(FakeClassifier):
         def predict(self, texts):  # type: ignore[no-untyped-def]
             return [
-                type(p)(0.1) if "plot" in t else p for p, t in zip(super().predict(texts), texts)
+                type(p)(0.1) if "plot" in t else p
+                for p, t in zip(super().predict(texts), texts, strict=True)
             ]
 
     score_pending(session_factory=factory, classifier=FakeClassifier("a"), progress=False)
