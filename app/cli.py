@@ -12,6 +12,7 @@ from sqlalchemy import inspect
 
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
+from app.importers.sources import SourceError
 
 log = logging.getLogger("textflix")
 
@@ -193,15 +194,20 @@ def train(
         click.echo(f"adding {len(extra)} labels from the site's labeling queue")
     if n_train + len(extra) < 2:
         raise click.ClickException("nothing to train on: ask for -n labels or label some reviews")
-    card = run_training(
-        settings=settings,
-        name=name,
-        n_train=n_train,
-        n_eval=n_eval,
-        seed=seed,
-        epochs=epochs,
-        extra_examples=extra,
-    )
+    try:
+        card = run_training(
+            settings=settings,
+            name=name,
+            n_train=n_train,
+            n_eval=n_eval,
+            seed=seed,
+            epochs=epochs,
+            extra_examples=extra,
+        )
+    except SourceError as exc:
+        raise click.ClickException(
+            f"{exc}: put aclImdb_v1.tar.gz in {settings.data_dir} or set TEXTFLIX_DATA_DIR"
+        ) from exc
     accuracy = card.metrics.get("accuracy")
     click.echo(
         f"model {card.name}: accuracy {accuracy:.3f} on {card.metrics.get('n_eval')} held-out "
@@ -396,7 +402,13 @@ def demo(host: str, port: int) -> None:
         _print_report(name, report)
     if current_model_dir(settings.models_dir) is None:
         click.echo("no trained model yet: fine-tuning the default one (a few minutes on a CPU)")
-        run_training(settings=settings, name=None)
+        try:
+            run_training(settings=settings, name=None)
+        except SourceError as exc:
+            raise click.ClickException(
+                f"cannot train a model: {exc}. Put aclImdb_v1.tar.gz in {settings.data_dir} "
+                "(TEXTFLIX_DATA_DIR) and run `make demo` again."
+            ) from exc
     click.echo(f"Textflix is up at http://{host}:{port} (imported reviews are scored meanwhile)")
     import uvicorn
 
