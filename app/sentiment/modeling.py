@@ -1,8 +1,9 @@
 """The sentiment network: any Hugging Face encoder, mean pooling, and a linear head.
 
 Mean pooling rather than the usual [CLS] head because sentence encoders such as
-all-MiniLM-L6-v2 were trained to put their meaning in the mean of the token embeddings; with
-100 labels it scores about 0.80 on held-out reviews where a [CLS] head scores about 0.74.
+all-MiniLM-L6-v2 were trained to put their meaning in the mean of the token embeddings.
+Measured with 100 labels and the same recipe (one seed, 1,000 held-out test reviews): 0.80
+accuracy against 0.74 for a [CLS] head.
 
 The model saves in the Hugging Face format (config.json, model.safetensors) under its own model
 type, registered with the Auto classes when this module is imported, so that

@@ -12,7 +12,7 @@ from app.config import Settings
 from app.sentiment.registry import ModelCard
 from app.sentiment.training import run_training
 
-SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
+SETTINGS = Settings(_env_file=None)
 ARCHIVE = SETTINGS.data_dir / "aclImdb_v1.tar.gz"
 
 # Small enough to train in about a minute on two CPU cores, large enough to be measurably

@@ -3,6 +3,8 @@ reads whole reviews and is measurably better than chance."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 # A model that guesses scores 0.5 +- 0.035 (one standard deviation) on 200 balanced reviews,
 # so 0.62 is beyond 3.4 standard deviations: a chance model passes once in ~3,000 runs.
-# The tiny model scored 0.0 to 0.0 over seeds 0-4 (MEASURED below), so this holds with room.
+# The tiny model scored 0.725 to 0.815 over training seeds 0-4, so this holds with room.
 MIN_ACCURACY = 0.62
 
 PLOT = (
@@ -90,13 +92,21 @@ def test_the_folder_loads_as_a_hugging_face_model(
 
 
 def test_a_long_review_is_read_to_its_last_sentence(classifier: TransformerClassifier) -> None:
-    plot = PLOT * 8
-    assert len(classifier.tokenizer(plot, add_special_tokens=False)["input_ids"]) > 600
+    plot = PLOT * 10
+    assert (
+        len(classifier.tokenizer(plot, add_special_tokens=False, verbose=False)["input_ids"]) > 600
+    )
 
     praised, scorned = classifier.predict([plot + PRAISE, plot + SCORN])
 
-    # Cut at 512 tokens both reviews are the same plot summary and would score the same.
-    assert praised.p_positive - scorned.p_positive > 0.0
+    # Cut at 512 (or 600) tokens the two reviews are the same plot summary and would score
+    # the same. The verdict is in the last of eight windows only, so it moves the score without
+    # deciding it: the tiny model puts about 0.9 between the two in log-odds.
+    assert _log_odds(praised.p_positive) - _log_odds(scorned.p_positive) > 0.25
+
+
+def _log_odds(p: float) -> float:
+    return math.log(p / (1.0 - p))
 
 
 def test_a_later_model_does_not_replace_the_current_one(tiny_model: TinyModel) -> None:
