@@ -91,7 +91,7 @@ def train(
     classifier = TransformerClassifier(
         model, tokenizer, version=out_dir.name, device=str(target), batch_size=EVAL_BATCH_SIZE
     )
-    metrics = evaluate(classifier=classifier, examples=eval_examples)
+    metrics = evaluate(classifier=classifier, examples=eval_examples, progress=progress)
     card = ModelCard(
         name=out_dir.name,
         base_model=base_model,
