@@ -8,7 +8,6 @@ it stopped.
 
 from __future__ import annotations
 
-import importlib
 import random
 import tempfile
 import time
@@ -23,7 +22,9 @@ from tqdm import tqdm
 
 from app.config import Settings
 from app.importers.aclimdb import AclImdbReview, iter_reviews
+from app.sentiment import training
 from app.sentiment.baselines import NBSVM, TokenEmbedder, WordVectorBaseline
+from app.sentiment.classifier import TransformerClassifier
 from app.sentiment.learning_curve import (
     MODELS,
     Run,
@@ -42,12 +43,13 @@ PredictProba = Callable[[Sequence[str]], list[float]]
 
 @dataclass(frozen=True)
 class FinetuneParams:
-    """Hyper-parameters handed to `app.sentiment.training.train` for the "finetune" runs."""
+    """Hyper-parameters for the "finetune" runs: by default those of `textflix train`, so the
+    curve measures the model the site would serve."""
 
-    epochs: int = 4
-    lr: float = 5e-5
-    batch_size: int = 16
-    max_length: int = 256
+    epochs: int | None = None  # None: training.default_epochs(n)
+    lr: float = training.DEFAULT_LR
+    batch_size: int = training.DEFAULT_BATCH_SIZE
+    max_length: int = training.DEFAULT_MAX_LENGTH
     # Held out of the train split (never the test split) for the trainer's own evaluation.
     n_validation: int = 200
 
@@ -209,9 +211,6 @@ class _Runner:
     def _finetune(
         self, *, examples: list[Example], n: int, seed: int, progress: bool
     ) -> tuple[float, float]:
-        # Imported by name so that the baselines run before the training code exists.
-        training = importlib.import_module("app.sentiment.training")
-        classifiers = importlib.import_module("app.sentiment.classifier")
         params, device = self.finetune, self.settings.device
         validation = self.data.validation_sample(n=params.n_validation, seed=seed, disjoint_from=n)
         with tempfile.TemporaryDirectory(prefix="textflix-curve-") as tmp:
@@ -222,14 +221,14 @@ class _Runner:
                 train_examples=examples,
                 eval_examples=validation,
                 seed=seed,
-                epochs=params.epochs,
+                epochs=params.epochs or training.default_epochs(n),
                 lr=params.lr,
                 batch_size=params.batch_size,
                 max_length=params.max_length,
                 device=device,
                 progress=progress,
             )
-            classifier = classifiers.TransformerClassifier.from_pretrained(out_dir, device=device)
+            classifier = TransformerClassifier.from_pretrained(out_dir, device=device)
 
             def predict_proba(texts: Sequence[str]) -> list[float]:
                 return [float(p.p_positive) for p in classifier.predict(texts)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import random
 import struct
-import sys
 import types
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,8 +13,7 @@ from typing import Any
 import pytest
 
 from app.config import Settings
-from app.sentiment import baselines
-from app.sentiment import classifier as classifier_module
+from app.sentiment import baselines, experiment
 from app.sentiment.classifier import Prediction
 from app.sentiment.experiment import AclImdbPools, FinetuneParams, run_experiment
 from app.sentiment.learning_curve import (
@@ -179,10 +177,8 @@ def test_finetune_runs_train_on_train_reviews_and_score_the_test_sample(
         def predict(self, texts: Sequence[str]) -> list[Prediction]:
             return [Prediction(float(any(w in t.split() for w in GOOD))) for t in texts]
 
-    monkeypatch.setitem(sys.modules, "app.sentiment.training", types.SimpleNamespace(train=train))
-    monkeypatch.setattr(
-        classifier_module, "TransformerClassifier", KeywordClassifier, raising=False
-    )
+    monkeypatch.setattr(experiment.training, "train", train)
+    monkeypatch.setattr(experiment, "TransformerClassifier", KeywordClassifier)
 
     [run] = run_experiment(
         settings=settings,
