@@ -120,8 +120,13 @@ def store_analysis(
     return score
 
 
-def score_review(*, session: Session, review: Review, classifier: Classifier) -> ReviewScore | None:
-    """Score a saved review now; on failure it stays saved and unscored for the background job."""
+def score_review(
+    *, session: Session, review: Review, classifier: Classifier | None
+) -> ReviewScore | None:
+    """Score a saved review now; without a model, or on failure, it stays saved and unscored
+    for the background job."""
+    if classifier is None:
+        return None
     try:
         [analysis] = analyze(classifier, [review.body])
         score = store_analysis(

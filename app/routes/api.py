@@ -204,8 +204,7 @@ def post_review(
         )
     except reviews.ReviewError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    if classifier is not None:
-        reviews.score_review(session=session, review=review, classifier=classifier)
+    reviews.score_review(session=session, review=review, classifier=classifier)
     return _scored(session, review, version)
 
 
@@ -232,8 +231,7 @@ def edit_review(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     except reviews.NotAllowed as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
-    if classifier is not None:
-        reviews.score_review(session=session, review=review, classifier=classifier)
+    reviews.score_review(session=session, review=review, classifier=classifier)
     return _scored(session, review, version)
 
 

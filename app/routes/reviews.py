@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app import feedback, movies, reviews
@@ -19,7 +20,8 @@ from app.deps import (
     SessionDep,
     SettingsDep,
 )
-from app.models import Movie
+from app.models import Movie, Review
+from app.sentiment.classifier import Classifier
 from app.templating import is_htmx, render
 
 router = APIRouter(dependencies=[CsrfChecked], include_in_schema=False)
@@ -31,6 +33,28 @@ ReviewBody = Annotated[str, Form(max_length=200_000)]
 
 def _summary_context(session: SessionDep, movie: Movie, version: str | None) -> dict[str, object]:
     return {"overview": movies.movie_overview(session=session, movie=movie, version=version)}
+
+
+def _scored(
+    request: Request,
+    session: Session,
+    classifier: Classifier | None,
+    version: str | None,
+    review: Review,
+    *,
+    status_code: int,
+) -> Response:
+    """Score a just-saved review; htmx gets it with the movie's new figures, forms a redirect."""
+    score = reviews.score_review(session=session, review=review, classifier=classifier)
+    if not is_htmx(request):
+        return RedirectResponse(f"/movies/{review.movie_id}#review-{review.id}", status_code=303)
+    context = {
+        "item": reviews.ScoredReview(review, score),
+        "movie": review.movie,
+        "oob_summary": True,
+        **_summary_context(session, review.movie, version),
+    }
+    return render(request, "_review.html", context, status_code=status_code)
 
 
 @router.post("/movies/{movie_id}/reviews")
@@ -52,18 +76,7 @@ def post_review(
         context = {"movie": movie, "draft": body, "error": str(exc)}
         headers = {"HX-Retarget": "#review-form", "HX-Reswap": "outerHTML"}
         return render(request, "_review_form.html", context, status_code=422, headers=headers)
-    score = None
-    if classifier is not None:
-        score = reviews.score_review(session=session, review=review, classifier=classifier)
-    if not is_htmx(request):
-        return RedirectResponse(f"/movies/{movie.id}#review-{review.id}", status_code=303)
-    context = {
-        "item": reviews.ScoredReview(review, score),
-        "movie": movie,
-        "oob_summary": True,
-        **_summary_context(session, movie, version),
-    }
-    return render(request, "_review.html", context, status_code=201)
+    return _scored(request, session, classifier, version, review, status_code=201)
 
 
 @router.post("/reviews/{review_id}/feedback")
@@ -116,18 +129,7 @@ def edit_review(
     except reviews.ReviewError as exc:
         context = {"review": review, "draft": body, "error": str(exc)}
         return render(request, "_review_edit.html", context, status_code=422)
-    score = None
-    if classifier is not None:
-        score = reviews.score_review(session=session, review=review, classifier=classifier)
-    if not is_htmx(request):
-        return RedirectResponse(f"/movies/{review.movie_id}#review-{review.id}", status_code=303)
-    context = {
-        "item": reviews.ScoredReview(review, score),
-        "movie": review.movie,
-        "oob_summary": True,
-        **_summary_context(session, review.movie, version),
-    }
-    return render(request, "_review.html", context)
+    return _scored(request, session, classifier, version, review, status_code=200)
 
 
 @router.post("/reviews/{review_id}/delete")
