@@ -164,6 +164,13 @@ def import_all_command() -> None:
 @click.option("--epochs", type=int, default=None, help="Default: chosen by the trainer.")
 @click.option("--name", default=None, help="Model folder name under models/.")
 @click.option(
+    "--kind",
+    type=click.Choice(["finetune", "nbsvm"]),
+    default="finetune",
+    show_default=True,
+    help="Fine-tune the encoder, or fit the NB-SVM baseline on the same reviews to compare.",
+)
+@click.option(
     "--with-labels",
     is_flag=True,
     help="Add the labels people gave in the site's labeling queue (use -n 0 for those alone).",
@@ -180,6 +187,7 @@ def train(
     seed: int,
     epochs: int | None,
     name: str | None,
+    kind: str,
     with_labels: bool,
     promote: bool,
 ) -> None:
@@ -205,6 +213,7 @@ def train(
             seed=seed,
             epochs=epochs,
             extra_examples=extra,
+            kind=kind,
         )
     except SourceError as exc:
         raise click.ClickException(
@@ -249,7 +258,14 @@ def _promote(settings: Settings, name: str) -> None:
         set_current(settings.models_dir, name)
     else:
         click.echo(f"re-scoring every review with {name} before it becomes current")
-        promote(settings=settings, session_factory=_session_factory(settings), name=name)
+        remaining = promote(
+            settings=settings, session_factory=_session_factory(settings), name=name
+        )
+        if remaining:
+            raise click.ClickException(
+                f"stopped with {remaining} reviews left to score: run `textflix promote {name}` "
+                "again to resume; the current model stays until then"
+            )
     click.echo(f"{name} is now the current model; running servers switch to it")
 
 
@@ -339,20 +355,37 @@ def models() -> None:
         click.echo("no trained model yet: run `textflix train`")
     for card in cards:
         mark = "*" if current is not None and current.name == card.name else " "
-        click.echo(f"{mark} {card.name}  n={card.n_train}  accuracy={card.metrics.get('accuracy')}")
+        click.echo(
+            f"{mark} {card.name}  {card.kind}  n={card.n_train}  "
+            f"accuracy={card.metrics.get('accuracy')}"
+        )
 
 
 @main.command()
 @click.option("--batch-size", default=32, show_default=True)
-def score(batch_size: int) -> None:
-    """Score every review that the current model has not scored yet."""
+@click.option(
+    "--version",
+    "name",
+    default=None,
+    help="Score with this version instead of the current one, e.g. to compare it on the site.",
+)
+def score(batch_size: int, name: str | None) -> None:
+    """Score every review that the current model (or version NAME) has not scored yet."""
     from app.main import load_classifier
     from app.scoring import score_pending
+    from app.sentiment import versions
+    from app.sentiment.registry import ModelNotFoundError, model_dir
 
     settings = _settings()
-    classifier, problem = load_classifier(settings)
-    if classifier is None:
-        raise click.ClickException(problem or "no model")
+    if name is None:
+        classifier, problem = load_classifier(settings)
+        if classifier is None:
+            raise click.ClickException(problem or "no model")
+    else:
+        try:
+            classifier = versions.load(model_dir(settings.models_dir, name), device=settings.device)
+        except ModelNotFoundError as exc:
+            raise click.ClickException(str(exc)) from exc
     job = score_pending(
         session_factory=_session_factory(settings), classifier=classifier, batch_size=batch_size
     )

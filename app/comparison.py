@@ -43,6 +43,11 @@ def scored_versions(*, session: Session) -> list[tuple[str, int]]:
     return [(version, count) for version, count in session.execute(stmt).all()]
 
 
+def review_count(*, session: Session) -> int:
+    """How many reviews there are to score, for "scored N of M"."""
+    return session.scalar(select(func.count(Review.id))) or 0
+
+
 def compare(*, session: Session, version_a: str, version_b: str, limit: int = 25) -> Comparison:
     """Agreement, accuracy on gold labels, and the sharpest disagreements of two versions."""
     a, b = aliased(ReviewScore), aliased(ReviewScore)

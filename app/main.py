@@ -36,14 +36,14 @@ MAX_BODY_BYTES = 1 << 20
 
 def load_classifier(settings: Settings) -> tuple[Classifier | None, str | None]:
     """The current model from models/, or None and a sentence saying how to get one."""
-    from app.sentiment.classifier import TransformerClassifier
+    from app.sentiment import versions
     from app.sentiment.registry import ModelNotFoundError, current_model_dir
 
     path = current_model_dir(settings.models_dir)
     if path is None:
         return None, NO_MODEL
     try:
-        return TransformerClassifier.from_pretrained(path, device=settings.device), None
+        return versions.load(path, device=settings.device), None
     except (ModelNotFoundError, OSError, ValueError) as exc:
         log.exception("could not load the model in %s", path)
         return None, f"The model in {path} could not be loaded ({exc}): run `textflix train`."

@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
-from app.models import ScoringJob
 from app.scoring import count_unscored, score_pending
-from app.sentiment.classifier import Classifier, TransformerClassifier
+from app.sentiment import versions
+from app.sentiment.classifier import Classifier
 from app.sentiment.data import Example
 from app.sentiment.evaluation import evaluate
 from app.sentiment.registry import (
     ModelCard,
     ModelNotFoundError,
     current_model_dir,
-    read_card,
+    model_dir,
     set_current,
 )
 
@@ -45,9 +45,7 @@ class Verdict:
 
 def load_version(*, settings: Settings, name: str) -> Classifier:
     """The classifier saved in models/<name>, or ModelNotFoundError."""
-    path = settings.models_dir / name
-    read_card(path)
-    return TransformerClassifier.from_pretrained(path, device=settings.device)
+    return versions.load(settings.models_dir / name, device=settings.device)
 
 
 def compare_on_held_out(
@@ -60,9 +58,27 @@ def compare_on_held_out(
     current_dir = current_model_dir(settings.models_dir)
     if current_dir is None or current_dir.name == candidate.name:
         return Verdict(candidate.name, accuracy, None, None)
-    current = TransformerClassifier.from_pretrained(current_dir, device=settings.device)
+    current = versions.load(current_dir, device=settings.device)
     current_accuracy = evaluate(classifier=current, examples=eval_examples)["accuracy"]
     return Verdict(candidate.name, accuracy, current_dir.name, float(current_accuracy))
+
+
+def score_version(
+    *,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    name: str,
+    progress: bool = True,
+    stop: threading.Event | None = None,
+) -> int:
+    """Score every review with version `name`, keeping its scores beside the current ones (so
+    that the site can compare the two); how many reviews are left when it stops."""
+    classifier = load_version(settings=settings, name=name)
+    score_pending(
+        session_factory=session_factory, classifier=classifier, progress=progress, stop=stop
+    )
+    with session_factory() as session:
+        return count_unscored(session=session, version=classifier.version)
 
 
 def promote(
@@ -72,24 +88,23 @@ def promote(
     name: str,
     progress: bool = True,
     stop: threading.Event | None = None,
-) -> ScoringJob | None:
-    """Score every review with version `name`, then make it current (resumable)."""
-    classifier = load_version(settings=settings, name=name)
-    job = score_pending(
-        session_factory=session_factory, classifier=classifier, progress=progress, stop=stop
+) -> int:
+    """Score every review with version `name`, then make it current (resumable); how many
+    reviews are left, 0 when `name` is now current."""
+    remaining = score_version(
+        settings=settings, session_factory=session_factory, name=name, progress=progress, stop=stop
     )
-    with session_factory() as session:
-        remaining = count_unscored(session=session, version=classifier.version)
     if remaining == 0:
         set_current(settings.models_dir, name)
         log.info("model %s is now current", name)
     else:
         log.info("promotion of %s stopped with %d reviews to go; run it again", name, remaining)
-    return job
+    return remaining
 
 
 class PromotionRunner:
-    """Runs at most one promotion at a time in a background thread of the web process."""
+    """Runs at most one promotion (or scoring for comparison) at a time in a background thread
+    of the web process."""
 
     def __init__(self, *, settings: Settings, session_factory: sessionmaker[Session]) -> None:
         self._settings = settings
@@ -98,19 +113,21 @@ class PromotionRunner:
         self._stop = threading.Event()
         self.running: str | None = None
 
-    def start(self, name: str) -> bool:
-        """Start promoting `name`; False if a promotion is already running."""
+    def start(self, name: str, *, make_current: bool = True) -> bool:
+        """Start promoting `name` (or only scoring every review with it); False if a job is
+        already running."""
         if self._thread is not None and self._thread.is_alive():
             return False
-        read_card(self._settings.models_dir / name)  # fail now, in the request, if it is missing
+        model_dir(self._settings.models_dir, name)  # fail now, in the request, if it is unusable
         self.running = name
-        self._thread = threading.Thread(target=self._run, args=(name,), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(name, make_current), daemon=True)
         self._thread.start()
         return True
 
-    def _run(self, name: str) -> None:
+    def _run(self, name: str, make_current: bool) -> None:
+        job = promote if make_current else score_version
         try:
-            promote(
+            job(
                 settings=self._settings,
                 session_factory=self._session_factory,
                 name=name,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from app.cli import main
 from app.db import make_engine, make_session_factory
 from app.models import Review
-from tests.importers.datasets import write_aclimdb, write_movielens
+from tests.importers.datasets import tar_aclimdb, write_aclimdb, write_movielens
 
 
 @pytest.fixture
@@ -100,3 +100,23 @@ def test_make_admin(env: dict[str, str]) -> None:
     engine.dispose()
     assert code == 0 and "root is now an admin" in output
     assert missing.exit_code != 0 and "sign up on the site first" in missing.output
+
+
+def test_an_nbsvm_version_trains_and_scores_every_review_beside_the_current_one(
+    env: dict[str, str],
+) -> None:
+    data = Path(env["TEXTFLIX_DATA_DIR"])
+    tar_aclimdb(data / "aclImdb", data / "aclImdb_v1.tar.gz")
+    _run("db", "upgrade")
+    _run("import", "aclimdb", str(data / "aclImdb"))
+
+    code, trained = _run("train", "--kind", "nbsvm", "-n", "3", "--eval", "2", "--name", "nb")
+    _, listed = _run("models")
+    code_score, scored = _run("score", "--version", "nb")
+    missing = CliRunner().invoke(main, ["score", "--version", "nope"])
+
+    assert code == code_score == 0
+    assert "model nb: accuracy" in trained and "on 2 held-out test reviews" in trained
+    assert "* nb  nbsvm  n=3" in listed  # the only model, so the current one
+    assert "scored 5 reviews (done)" in scored
+    assert missing.exit_code != 0 and "no trained model in" in missing.output

@@ -32,6 +32,8 @@ def how_it_works(
         "has_plot": (settings.learning_curve_dir / "learning_curve.png").exists(),
         "site_accuracy": accuracy.accuracy(session=session, version=version),
         "versions": comparison.scored_versions(session=session),
+        "n_reviews": comparison.review_count(session=session),
+        "scoring_version": request.app.state.promotions.running,
         "job": scoring.latest_job(session=session),
     }
     return render(request, "how_it_works.html", context)

@@ -3,11 +3,16 @@
 NB-SVM transfers nothing; the word-vector baseline transfers only the base encoder's token
 embedder (its tokenizer and input embedding matrix), none of its transformer layers. Both
 learn from 10,000 reviews in seconds on a CPU.
+
+An NB-SVM can also be saved as a model version (`textflix train --kind nbsvm`), so that the site
+compares it with the fine-tuned model on the same stored reviews.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -17,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from app.sentiment.classifier import Prediction
 from app.sentiment.text import clean
 
 FloatArray = npt.NDArray[np.float32]
@@ -39,41 +45,95 @@ class NBSVM:
 
     The linear model is a logistic regression rather than their SVM (the NBSVM-LR variant), so
     that its scores are probabilities; without their interpolation, which matters little on
-    full-length reviews.
+    full-length reviews. Once fitted, the ratios are folded into the regression's weights (one
+    weight per n-gram, the same predictions), which is also what `save` writes: a JSON file,
+    nothing executable.
     """
 
     # Words with inner apostrophes ("didn't") stay whole; ! and ? are tokens of their own.
     WORD_PATTERN = r"[\w']+|[!?]"
+    NGRAMS = (1, 2)
+    FILE_NAME = "nbsvm.json"
 
     def __init__(self, *, alpha: float = 1.0, c: float = 1.0) -> None:
         self.alpha = alpha
         self.c = c
         self._vectorizer: CountVectorizer | None = None
-        self._ratios: npt.NDArray[np.float64] | None = None
-        self._model: LogisticRegression | None = None
+        self._weights: npt.NDArray[np.float64] | None = None
+        self._intercept = 0.0
 
     def fit(self, texts: Sequence[str], labels: Sequence[int], *, seed: int) -> None:
         """Learn the vocabulary, its log-count ratios and the linear model."""
         y = _labels_array(labels, len(texts))
-        vectorizer = CountVectorizer(
-            ngram_range=(1, 2), binary=True, lowercase=True, token_pattern=self.WORD_PATTERN
-        )
+        vectorizer = self._new_vectorizer()
         counts = vectorizer.fit_transform([clean(text) for text in texts])
         positive = self.alpha + np.asarray(counts[y == 1].sum(axis=0)).ravel()
         negative = self.alpha + np.asarray(counts[y == 0].sum(axis=0)).ravel()
         ratios = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
         model = LogisticRegression(C=self.c, solver="liblinear", max_iter=1000, random_state=seed)
-        model.fit(_scale_columns(counts, ratios), y)
-        self._vectorizer, self._ratios, self._model = vectorizer, ratios, model
+        model.fit(counts.multiply(ratios).tocsr(), y)
+        self._vectorizer = vectorizer
+        self._weights = model.coef_[0] * ratios
+        self._intercept = float(model.intercept_[0])
 
     def predict_proba(self, texts: Sequence[str]) -> list[float]:
         """P(positive) for each text, in order."""
-        if self._vectorizer is None or self._ratios is None or self._model is None:
+        if self._vectorizer is None or self._weights is None:
             raise RuntimeError("NBSVM.predict_proba before fit")
         if not texts:
             return []
         counts = self._vectorizer.transform([clean(text) for text in texts])
-        return _positive_column(self._model.predict_proba(_scale_columns(counts, self._ratios)))
+        margins = counts @ self._weights + self._intercept
+        return [float(p) for p in 1.0 / (1.0 + np.exp(-margins))]
+
+    def save(self, folder: Path) -> None:
+        """Write the fitted model to `folder`/nbsvm.json (n-grams, weights, tokenisation)."""
+        if self._vectorizer is None or self._weights is None:
+            raise RuntimeError("NBSVM.save before fit")
+        terms = self._vectorizer.get_feature_names_out()
+        data = {
+            "format": "textflix-nbsvm-1",
+            "token_pattern": self.WORD_PATTERN,
+            "ngram_range": list(self.NGRAMS),
+            "intercept": self._intercept,
+            "weights": dict(zip(terms.tolist(), self._weights.tolist(), strict=True)),
+        }
+        (folder / self.FILE_NAME).write_text(json.dumps(data), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> NBSVM:
+        """The model `save` wrote to `folder`."""
+        path = folder / cls.FILE_NAME
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != "textflix-nbsvm-1":
+            raise ValueError(f"{path} is not a Textflix NB-SVM model")
+        model = cls()
+        weights: dict[str, float] = data["weights"]
+        model._vectorizer = model._new_vectorizer(vocabulary=list(weights))
+        model._weights = np.asarray(list(weights.values()), dtype=np.float64)
+        model._intercept = float(data["intercept"])
+        return model
+
+    def _new_vectorizer(self, vocabulary: list[str] | None = None) -> CountVectorizer:
+        return CountVectorizer(
+            ngram_range=self.NGRAMS,
+            binary=True,
+            lowercase=True,
+            token_pattern=self.WORD_PATTERN,
+            vocabulary=vocabulary,
+        )
+
+
+class BaselineClassifier:
+    """A fitted baseline behind the site's Classifier interface, so it can score reviews too."""
+
+    def __init__(self, baseline: Baseline, *, version: str) -> None:
+        self.baseline = baseline
+        self.version = version
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text, in order; bag-of-n-grams, so any length."""
+        return [Prediction(p_positive=p) for p in self.baseline.predict_proba(texts)]
 
 
 class TokenEmbedder:
@@ -141,11 +201,6 @@ def _labels_array(labels: Sequence[int], n_texts: int) -> npt.NDArray[np.int64]:
     if set(np.unique(y).tolist()) != {0, 1}:
         raise ValueError("training needs both labels, 1 (positive) and 0 (negative)")
     return y
-
-
-def _scale_columns(counts: Any, ratios: npt.NDArray[np.float64]) -> Any:
-    """Each column of a sparse count matrix times its ratio, still sparse (CSR)."""
-    return counts.multiply(ratios).tocsr()
 
 
 def _positive_column(probabilities: npt.NDArray[np.float64]) -> list[float]:

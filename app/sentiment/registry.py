@@ -1,7 +1,9 @@
 """Trained models on disk: `models/<name>/` folders with their cards, and `models/CURRENT`.
 
-Each folder holds Hugging Face weights and tokenizer files, `model_card.json` (read by code)
-and `README.md` (the same card for people). `models/CURRENT` names the model the site serves.
+Each folder holds the model's weights, `model_card.json` (read by code) and `README.md` (the
+same card for people). A model's kind says what the weights are: "finetune", a fine-tuned encoder
+in the Hugging Face format (config.json, model.safetensors, tokenizer files), or "nbsvm", the
+NB-SVM baseline as one JSON file. `models/CURRENT` names the model the site serves.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ TRAIN_HINT = "run `textflix train`"
 
 Scalar = float | int | str | bool | None
 
+FINETUNE = "finetune"
+NBSVM = "nbsvm"
+WEIGHTS_FILE = {FINETUNE: "config.json", NBSVM: "nbsvm.json"}
+"""The file that each kind of model cannot do without."""
+
 
 class ModelNotFoundError(FileNotFoundError):
     """No usable trained model where one was expected; the message says how to make one."""
@@ -42,6 +49,7 @@ class ModelCard:
     hardware: str  # e.g. "CPU AMD EPYC, 2 torch threads"
     created_at: str  # ISO 8601 with time zone
     dataset: str
+    kind: str = FINETUNE  # a key of WEIGHTS_FILE; cards from before kinds existed are finetunes
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
@@ -94,7 +102,7 @@ def current_model_dir(models_dir: Path) -> Path | None:
     if not name:
         return None
     try:
-        return _model_dir(models_dir, name)
+        return model_dir(models_dir, name)
     except ModelNotFoundError as exc:
         log.warning("%s names %r, which is not usable: %s", marker, name, exc)
         return None
@@ -102,7 +110,7 @@ def current_model_dir(models_dir: Path) -> Path | None:
 
 def set_current(models_dir: Path, name: str) -> None:
     """Make the model `name` the one the site serves."""
-    _model_dir(models_dir, name)
+    model_dir(models_dir, name)
     marker = models_dir / CURRENT_FILE
     partial = marker.with_name(f".{CURRENT_FILE}.partial")
     partial.write_text(name + "\n", encoding="utf-8")
@@ -110,13 +118,17 @@ def set_current(models_dir: Path, name: str) -> None:
     os.replace(partial, marker)
 
 
-def _model_dir(models_dir: Path, name: str) -> Path:
+def model_dir(models_dir: Path, name: str) -> Path:
+    """The folder of the usable model `name`, or ModelNotFoundError saying why not."""
     if not name or Path(name).name != name or name.startswith("."):
         raise ModelNotFoundError(f"{name!r} is not a model name: pick one from `textflix models`")
     path = models_dir / name
-    read_card(path)
-    if not (path / "config.json").is_file():
-        raise ModelNotFoundError(f"no weights in {path} (no config.json): {TRAIN_HINT}")
+    card = read_card(path)
+    weights = WEIGHTS_FILE.get(card.kind)
+    if weights is None:
+        raise ModelNotFoundError(f"{path} holds a model of unknown kind {card.kind!r}")
+    if not (path / weights).is_file():
+        raise ModelNotFoundError(f"no weights in {path} (no {weights}): {TRAIN_HINT}")
     return path
 
 
@@ -133,10 +145,11 @@ def render_readme(card: ModelCard) -> str:
     hyperparameters = "\n".join(
         f"| {key} | {_format(value)} |" for key, value in card.hyperparameters.items()
     )
+    what, use = _KIND_TEXT.get(card.kind, _KIND_TEXT[FINETUNE])
     return f"""# {card.name}
 
-A binary sentiment classifier for English movie reviews (label 1 positive, 0 negative),
-fine-tuned for Textflix from `{card.base_model}`.
+A binary sentiment classifier for English movie reviews (label 1 positive, 0 negative):
+{what.format(base_model=card.base_model)}
 
 - Created: {card.created_at}
 - Training examples: {card.n_train} (seed {card.seed})
@@ -157,19 +170,7 @@ fine-tuned for Textflix from `{card.base_model}`.
 
 ## Use
 
-```python
-from pathlib import Path
-from app.sentiment.classifier import TransformerClassifier
-
-classifier = TransformerClassifier.from_pretrained(Path("models/{card.name}"))
-classifier.predict(["A wonderful, moving film."])[0].p_positive
-```
-
-The weights are in the Hugging Face format under the model type `textflix-mean-pooling`
-(mean pooling of the encoder's last layer, then a linear layer);
-`AutoModelForSequenceClassification.from_pretrained` loads them once `app.sentiment.modeling`
-is imported. Texts longer than the tokenizer's `model_max_length` are scored in overlapping
-windows whose logits are averaged.
+{use.format(name=card.name)}
 
 ## Limitations
 
@@ -177,6 +178,39 @@ Trained on IMDb reviews (aclImdb): expect lower accuracy on other kinds of text,
 sarcasm, and on mixed or neutral reviews, which it still forces into positive or negative.
 The base encoder is Apache-2.0; cite Maas et al. (2011) for the aclImdb data.
 """
+
+
+_KIND_TEXT = {
+    FINETUNE: (
+        "the encoder `{base_model}`, fine-tuned for Textflix.",
+        """```python
+from pathlib import Path
+from app.sentiment.classifier import TransformerClassifier
+
+classifier = TransformerClassifier.from_pretrained(Path("models/{name}"))
+classifier.predict(["A wonderful, moving film."])[0].p_positive
+```
+
+The weights are in the Hugging Face format under the model type `textflix-mean-pooling`
+(mean pooling of the encoder's last layer, then a linear layer);
+`AutoModelForSequenceClassification.from_pretrained` loads them once `app.sentiment.modeling`
+is imported. Texts longer than the tokenizer's `model_max_length` are scored in overlapping
+windows whose logits are averaged.""",
+    ),
+    NBSVM: (
+        "the NB-SVM baseline (Wang & Manning, 2012), trained from scratch with no transfer, "
+        "kept to compare with the fine-tuned encoder.",
+        """```python
+from pathlib import Path
+from app.sentiment.baselines import NBSVM
+
+NBSVM.load(Path("models/{name}")).predict_proba(["A wonderful, moving film."])[0]
+```
+
+`nbsvm.json` holds one weight per word and word pair (log-count ratio times the logistic
+regression's coefficient) and the intercept.""",
+    ),
+}
 
 
 def _format(value: Scalar) -> str:

@@ -10,7 +10,7 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 from app.config import Settings
 from app.importers.aclimdb import OFFICIAL_URL
 from app.importers.sources import resolve
+from app.sentiment.baselines import NBSVM, BaselineClassifier
 from app.sentiment.classifier import (
     TransformerClassifier,
     mixed_precision,
@@ -31,7 +32,8 @@ from app.sentiment.classifier import (
 from app.sentiment.data import Example, describe, sample_aclimdb
 from app.sentiment.evaluation import evaluate
 from app.sentiment.modeling import new_classifier
-from app.sentiment.registry import ModelCard, current_model_dir, set_current, write_card
+from app.sentiment.registry import FINETUNE, ModelCard, current_model_dir, set_current, write_card
+from app.sentiment.registry import NBSVM as NBSVM_KIND
 from app.sentiment.text import clean
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,48 @@ def train(
         dataset=dataset or f"{describe(train_examples)} labelled texts",
     )
     _save(model, tokenizer, card, out_dir)
+    log.info("saved %s: %s", out_dir, metrics)
+    return card
+
+
+def train_nbsvm(
+    *,
+    out_dir: Path,
+    train_examples: Sequence[Example],
+    eval_examples: Sequence[Example],
+    seed: int,
+    progress: bool = True,
+    dataset: str = "",
+) -> ModelCard:
+    """Fit the NB-SVM baseline on the examples, score the held-out ones, and save it in `out_dir`:
+    a version to compare the fine-tuned model with, on the site as in the learning curve."""
+    if out_dir.exists():
+        raise FileExistsError(f"{out_dir} already exists: pick another model name")
+    baseline = NBSVM()
+    started = time.perf_counter()
+    baseline.fit([text for text, _ in train_examples], [y for _, y in train_examples], seed=seed)
+    train_seconds = time.perf_counter() - started
+    classifier = BaselineClassifier(baseline, version=out_dir.name)
+    metrics = evaluate(classifier=classifier, examples=eval_examples, progress=progress)
+    card = ModelCard(
+        name=out_dir.name,
+        base_model="none (trained from scratch)",
+        n_train=len(train_examples),
+        seed=seed,
+        hyperparameters={
+            "features": "binary word uni- and bigrams scaled by naive-Bayes log-count ratios",
+            "alpha": baseline.alpha,
+            "C": baseline.c,
+            "linear model": "logistic regression (liblinear, L2)",
+        },
+        metrics={**metrics},
+        train_seconds=round(train_seconds, 1),
+        hardware=describe_hardware(torch.device("cpu")),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        dataset=dataset or f"{describe(train_examples)} labelled texts",
+        kind=NBSVM_KIND,
+    )
+    _save_files(out_dir, card, lambda folder: baseline.save(folder))
     log.info("saved %s: %s", out_dir, metrics)
     return card
 
@@ -219,14 +263,21 @@ def _warmup_then_decay(
 def _save(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, card: ModelCard, out_dir: Path
 ) -> None:
+    def write_weights(folder: Path) -> None:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    _save_files(out_dir, card, write_weights)
+
+
+def _save_files(out_dir: Path, card: ModelCard, write_weights: Callable[[Path], None]) -> None:
     # Written next door and renamed when complete, so that an interrupted training never
     # leaves a half-written model where the registry would find it.
     partial = out_dir.with_name(f".{out_dir.name}.partial")
     if partial.exists():
         shutil.rmtree(partial)
     partial.mkdir(parents=True)
-    model.save_pretrained(partial)
-    tokenizer.save_pretrained(partial)
+    write_weights(partial)
     write_card(partial, card)
     partial.rename(out_dir)
 
@@ -255,10 +306,12 @@ def default_epochs(n_train: int) -> int:
     return min(12, max(3, math.ceil(1500 / max(1, n_train))))
 
 
-def default_name(*, settings: Settings, n_train: int, seed: int) -> str:
-    """A model folder name such as minilm-n500-s0-20250101-120000."""
+def default_name(*, settings: Settings, n_train: int, seed: int, kind: str = FINETUNE) -> str:
+    """A model folder name such as minilm-n500-s0-20250101-120000 (nbsvm-n500-... for NB-SVM)."""
     base = "minilm"
-    if settings.base_model:
+    if kind != FINETUNE:
+        base = kind
+    elif settings.base_model:
         base = re.sub(r"[^a-z0-9]+", "-", Path(settings.base_model).name.lower()).strip("-")
     return f"{base or 'model'}-n{n_train}-s{seed}-{datetime.now():%Y%m%d-%H%M%S}"
 
@@ -286,37 +339,52 @@ def run_training(
     make_current: bool = True,
     progress: bool = True,
     extra_examples: Sequence[Example] = (),
+    kind: str = FINETUNE,
 ) -> ModelCard:
     """Fine-tune the configured base model on aclImdb (plus `extra_examples`, e.g. people's
-    labels from the site) and save it in the models folder."""
+    labels from the site) and save it in the models folder; with kind "nbsvm", fit the NB-SVM
+    baseline on the same reviews instead."""
+    if kind not in (FINETUNE, NBSVM_KIND):
+        raise ValueError(f"unknown kind of model {kind!r}: {FINETUNE} or {NBSVM_KIND}")
     source = dataset_source(settings=settings, progress=progress)
     train_examples, eval_examples = sample_aclimdb(
         source=source, n_train=n_train, n_eval=n_eval, seed=seed
     )
     sampled = describe(train_examples)
     train_examples = [*train_examples, *((clean(text), label) for text, label in extra_examples)]
-    name = name or default_name(settings=settings, n_train=n_train, seed=seed)
+    name = name or default_name(settings=settings, n_train=n_train, seed=seed, kind=kind)
     settings.models_dir.mkdir(parents=True, exist_ok=True)
-    card = train(
-        base_model=settings.resolved_base_model(),
-        out_dir=settings.models_dir / name,
-        train_examples=train_examples,
-        eval_examples=eval_examples,
-        seed=seed,
-        epochs=epochs or default_epochs(n_train),
-        lr=lr,
-        batch_size=batch_size,
-        max_length=max_length,
-        device=settings.device,
-        progress=progress,
-        dataset=(
-            f"aclImdb v1 (Maas et al., 2011) from {source}: {sampled} reviews "
-            f"sampled at random from the train split"
-            + (f" plus {len(extra_examples)} labeled on the site" if extra_examples else "")
-            + f", evaluated on {describe(eval_examples)} "
-            f"from the test split, seed {seed}"
-        ),
+    dataset = (
+        f"aclImdb v1 (Maas et al., 2011) from {source}: {sampled} reviews "
+        f"sampled at random from the train split"
+        + (f" plus {len(extra_examples)} labeled on the site" if extra_examples else "")
+        + f", evaluated on {describe(eval_examples)} "
+        f"from the test split, seed {seed}"
     )
+    if kind == NBSVM_KIND:
+        card = train_nbsvm(
+            out_dir=settings.models_dir / name,
+            train_examples=train_examples,
+            eval_examples=eval_examples,
+            seed=seed,
+            progress=progress,
+            dataset=dataset,
+        )
+    else:
+        card = train(
+            base_model=settings.resolved_base_model(),
+            out_dir=settings.models_dir / name,
+            train_examples=train_examples,
+            eval_examples=eval_examples,
+            seed=seed,
+            epochs=epochs or default_epochs(n_train),
+            lr=lr,
+            batch_size=batch_size,
+            max_length=max_length,
+            device=settings.device,
+            progress=progress,
+            dataset=dataset,
+        )
     # Until models are compared before promotion, a new model only becomes current when
     # there is none, so retraining never silently swaps the model the site serves.
     if make_current and current_model_dir(settings.models_dir) is None:

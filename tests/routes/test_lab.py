@@ -123,9 +123,61 @@ def test_admin_promotes_a_version_in_the_background(
         time.sleep(0.05)
 
 
-def test_promotion_is_for_admins(client: TestClient, session: Session, settings: Settings) -> None:
+def test_admin_scores_a_version_to_compare_it_without_promoting_it(
+    client: TestClient,
+    settings: Settings,
+    session: Session,
+    app: FastAPI,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    make_card(settings.models_dir, "fake-v1")
+    make_card(settings.models_dir, "nb")
+    set_current(settings.models_dir, "fake-v1")
+    monkeypatch.setattr(promotion, "load_version", lambda *, settings, name: FakeClassifier(name))
+    movie = make_movie(session)
+    for body in ("great", "awful", "fine"):
+        make_review(session, movie=movie, body=body)
+    score_pending(
+        session_factory=app.state.session_factory, classifier=FakeClassifier(), progress=False
+    )
+    make_user(session, username="root", is_admin=True)
+    log_in(client, "root")
+
+    before = page(client.get("/how-it-works"))
+    row = next(
+        tr for tr in before.select(".versions tbody tr") if "nb" in text(tr.select_one("td"))
+    )
+    form = row.select("form")[-1]
+    response = client.post(
+        form["action"], data={"csrf_token": csrf_from(client, "/")}, follow_redirects=False
+    )
+    deadline = time.monotonic() + 20
+    while app.state.promotions.running is not None:
+        assert time.monotonic() < deadline, "the scoring did not finish"
+        time.sleep(0.05)
+    after = page(client.get("/how-it-works"))
+
+    assert form["action"] == "/admin/models/nb/score" and "0 of 3" in text(row)
+    assert response.status_code == 303
+    scored_row = next(
+        tr for tr in after.select(".versions tbody tr") if "nb" in text(tr.select_one("td"))
+    )
+    assert "3 of 3" in text(scored_row) and "Score to compare" not in text(scored_row)
+    assert current_model_dir(settings.models_dir) == settings.models_dir / "fake-v1"
+    options = [text(option) for option in after.select("select[name=b] option")]
+    assert options == ["fake-v1", "nb"]
+    compared = page(client.get("/how-it-works/compare?a=fake-v1&b=nb"))
+    assert "On the 3 reviews both have scored" in text(compared.select_one("main"))
+
+
+@pytest.mark.parametrize("action", ["promote", "score"])
+def test_version_jobs_are_for_admins(
+    client: TestClient, session: Session, settings: Settings, action: str
+) -> None:
     make_card(settings.models_dir, "v2")
     make_user(session, username="alice")
     log_in(client, "alice")
-    response = client.post("/admin/models/v2/promote", data={"csrf_token": csrf_from(client, "/")})
+    response = client.post(
+        f"/admin/models/v2/{action}", data={"csrf_token": csrf_from(client, "/")}
+    )
     assert response.status_code == 403

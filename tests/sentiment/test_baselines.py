@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
 
 from app.config import Settings
-from app.sentiment.baselines import NBSVM, TokenEmbedder, WordVectorBaseline
+from app.sentiment.baselines import NBSVM, BaselineClassifier, TokenEmbedder, WordVectorBaseline
 from app.sentiment.experiment import AclImdbPools, Example, evaluate
+from app.sentiment.text import clean
 
 SETTINGS = Settings(_env_file=None)  # type: ignore[call-arg]
 ARCHIVE = SETTINGS.data_dir / "aclImdb_v1.tar.gz"
@@ -47,6 +51,45 @@ def test_nbsvm_separates_toy_reviews() -> None:
     assert scores[0] > 0.5 > scores[1]
     assert all(0.0 <= p <= 1.0 for p in scores)
     assert model.predict_proba([]) == []
+
+
+def test_nbsvm_folded_weights_predict_as_its_logistic_regression_does() -> None:
+    model = NBSVM()
+    model.fit(TOY_TEXTS, TOY_LABELS, seed=0)
+    vectorizer = CountVectorizer(
+        ngram_range=(1, 2), binary=True, token_pattern=NBSVM.WORD_PATTERN, lowercase=True
+    )
+    counts = vectorizer.fit_transform([clean(text) for text in TOY_TEXTS])
+    y = np.array(TOY_LABELS)
+    positive = 1 + np.asarray(counts[y == 1].sum(axis=0)).ravel()
+    negative = 1 + np.asarray(counts[y == 0].sum(axis=0)).ravel()
+    ratios = np.log(positive / positive.sum()) - np.log(negative / negative.sum())
+    reference = LogisticRegression(solver="liblinear", random_state=0)
+    reference.fit(counts.multiply(ratios).tocsr(), y)
+    probe = ["a wonderful film, loved it", "dull and awful", "great but boring"]
+
+    expected = reference.predict_proba(
+        vectorizer.transform([clean(t) for t in probe]).multiply(ratios).tocsr()
+    )[:, 1]
+
+    np.testing.assert_allclose(model.predict_proba(probe), expected, rtol=1e-9)
+
+
+def test_a_saved_nbsvm_loads_with_the_same_predictions(tmp_path: Path) -> None:
+    model = NBSVM()
+    model.fit(TOY_TEXTS, TOY_LABELS, seed=0)
+    probe = ["a wonderful film, loved it", "dull and awful", "never seen words", ""]
+
+    model.save(tmp_path)
+    loaded = NBSVM.load(tmp_path)
+    classifier = BaselineClassifier(loaded, version="nb")
+
+    assert loaded.predict_proba(probe) == pytest.approx(model.predict_proba(probe), abs=1e-12)
+    assert [p.p_positive for p in classifier.predict(probe)] == loaded.predict_proba(probe)
+    assert classifier.version == "nb"
+    (tmp_path / NBSVM.FILE_NAME).write_text('{"format": "pickle"}')
+    with pytest.raises(ValueError, match="not a Textflix NB-SVM model"):
+        NBSVM.load(tmp_path)
 
 
 def test_baselines_refuse_to_predict_unfitted_or_to_learn_one_label(

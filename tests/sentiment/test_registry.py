@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
 
 from app.sentiment.registry import (
     CURRENT_FILE,
+    FINETUNE,
+    NBSVM,
     ModelCard,
     ModelNotFoundError,
     current_model_dir,
     list_models,
+    model_dir,
     read_card,
     set_current,
     write_card,
@@ -137,3 +140,29 @@ def test_card_json_holds_every_field(tmp_path: Path) -> None:
     path = make_model(tmp_path, "m1")
 
     assert json.loads((path / "model_card.json").read_text()) == asdict(make_card("m1"))
+
+
+def test_cards_from_before_kinds_are_finetunes(tmp_path: Path) -> None:
+    path = make_model(tmp_path, "old")
+    data = json.loads((path / "model_card.json").read_text())
+    del data["kind"]
+    (path / "model_card.json").write_text(json.dumps(data))
+
+    assert read_card(path).kind == FINETUNE
+    assert model_dir(tmp_path, "old") == path
+
+
+def test_each_kind_of_model_needs_its_own_weights(tmp_path: Path) -> None:
+    path = tmp_path / "nb"
+    path.mkdir()
+    write_card(path, replace(make_card("nb"), kind=NBSVM))
+    (path / "config.json").write_text("{}")  # a fine-tune's weights do not make an NB-SVM
+
+    with pytest.raises(ModelNotFoundError, match="no nbsvm.json"):
+        model_dir(tmp_path, "nb")
+    (path / "nbsvm.json").write_text("{}")
+    assert model_dir(tmp_path, "nb") == path
+
+    write_card(path, replace(make_card("nb"), kind="magic"))
+    with pytest.raises(ModelNotFoundError, match="unknown kind 'magic'"):
+        model_dir(tmp_path, "nb")

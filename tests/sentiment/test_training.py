@@ -4,13 +4,19 @@ reads whole reviews and is measurably better than chance."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
+from app.sentiment import versions
+from app.sentiment.baselines import BaselineClassifier
 from app.sentiment.classifier import TransformerClassifier
+from app.sentiment.data import sample_aclimdb
+from app.sentiment.evaluation import evaluate
 from app.sentiment.modeling import MeanPoolingForSequenceClassification
+from app.sentiment.registry import NBSVM as NBSVM_KIND
 from app.sentiment.registry import current_model_dir, list_models, read_card
 from app.sentiment.training import run_training, train
 from tests.sentiment.conftest import TINY_EVAL, TINY_MAX_LENGTH, TINY_TRAIN, TinyModel
@@ -138,3 +144,29 @@ def test_training_never_overwrites_a_model(tiny_model: TinyModel) -> None:
             batch_size=1,
             max_length=16,
         )
+
+
+def test_an_nbsvm_version_learns_from_the_same_reviews_and_scores_like_its_card(
+    tiny_model: TinyModel, tmp_path: Path
+) -> None:
+    settings = tiny_model.settings.model_copy(update={"models_dir": tmp_path})
+    card = run_training(
+        settings=settings,
+        name="nb",
+        n_train=TINY_TRAIN,
+        n_eval=TINY_EVAL,
+        seed=0,
+        kind=NBSVM_KIND,
+        progress=False,
+    )
+    classifier = versions.load(tmp_path / "nb")
+    _, held_out = sample_aclimdb(
+        source=settings.data_dir / "aclImdb_v1.tar.gz", n_train=0, n_eval=TINY_EVAL, seed=0
+    )
+
+    assert isinstance(classifier, BaselineClassifier) and classifier.version == "nb"
+    assert read_card(tmp_path / "nb") == card and card.kind == NBSVM_KIND
+    assert card.dataset == tiny_model.card.dataset  # the same sampled reviews as the encoder
+    rescored = evaluate(classifier=classifier, examples=held_out, progress=False)
+    assert rescored["accuracy"] == card.metrics["accuracy"]
+    assert current_model_dir(tmp_path) == tmp_path / "nb"  # the first model there, as any kind
