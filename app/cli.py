@@ -444,14 +444,32 @@ def demo(host: str, port: int) -> None:
                 f"cannot train a model: {exc}. Put aclImdb_v1.tar.gz in {settings.data_dir} "
                 "(TEXTFLIX_DATA_DIR) and run `make demo` again."
             ) from exc
+    baseline = _baseline_to_compare(settings)
     click.echo(f"Textflix is up at http://{host}:{port} (imported reviews are scored meanwhile)")
     import uvicorn
 
     from app.main import create_app
 
-    uvicorn.run(
-        create_app(settings.model_copy(update={"score_in_background": True})), host=host, port=port
-    )
+    app = create_app(settings.model_copy(update={"score_in_background": True}))
+    if baseline is not None:
+        # Beside the current model's scores, so that "How it works" compares the two.
+        app.state.promotions.start(baseline, make_current=False)
+    uvicorn.run(app, host=host, port=port)
+
+
+def _baseline_to_compare(settings: Settings) -> str | None:
+    """The NB-SVM version for the demo to compare with the current model, trained on the same
+    reviews if there is none yet (seconds); None if NB-SVM is itself the current model."""
+    from app.sentiment.registry import NBSVM, current_model_dir, list_models
+    from app.sentiment.training import run_training
+
+    current = current_model_dir(settings.models_dir)
+    baselines = [card for card in list_models(settings.models_dir) if card.kind == NBSVM]
+    if not baselines:
+        click.echo("training the NB-SVM baseline on the same 500 reviews, to compare with")
+        baselines = [run_training(settings=settings, name=None, kind=NBSVM)]
+    name = baselines[0].name
+    return None if current is not None and current.name == name else name
 
 
 if __name__ == "__main__":

@@ -112,6 +112,7 @@ class PromotionRunner:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.running: str | None = None
+        self.make_current = False  # whether the running job ends in a promotion
 
     def start(self, name: str, *, make_current: bool = True) -> bool:
         """Start promoting `name` (or only scoring every review with it); False if a job is
@@ -119,7 +120,7 @@ class PromotionRunner:
         if self._thread is not None and self._thread.is_alive():
             return False
         model_dir(self._settings.models_dir, name)  # fail now, in the request, if it is unusable
-        self.running = name
+        self.running, self.make_current = name, make_current
         self._thread = threading.Thread(target=self._run, args=(name, make_current), daemon=True)
         self._thread.start()
         return True

@@ -47,9 +47,32 @@ def next_unscored(*, session: Session, version: str, limit: int) -> list[Review]
     return list(session.scalars(stmt))
 
 
-def latest_job(*, session: Session) -> ScoringJob | None:
-    """The most recent scoring job, for the progress display."""
-    return session.scalar(select(ScoringJob).order_by(ScoringJob.id.desc()).limit(1))
+def latest_job(*, session: Session, version: str | None = None) -> ScoringJob | None:
+    """The most recent scoring job (of `version`, if given), for the progress display."""
+    stmt = select(ScoringJob).order_by(ScoringJob.id.desc()).limit(1)
+    if version is not None:
+        stmt = stmt.where(ScoringJob.model_version == version)
+    return session.scalar(stmt)
+
+
+def running_jobs(*, session: Session, version: str | None) -> list[ScoringJob]:
+    """What the progress banner shows: the current version's job if it is running, and the
+    latest running job of another version (one being promoted or scored to compare)."""
+    jobs = []
+    if version is not None:
+        own = latest_job(session=session, version=version)
+        if own is not None and own.status == "running":
+            jobs.append(own)
+    stmt = (
+        select(ScoringJob)
+        .where(ScoringJob.status == "running")
+        .order_by(ScoringJob.id.desc())
+        .limit(1)
+    )
+    if version is not None:
+        stmt = stmt.where(ScoringJob.model_version != version)
+    other = session.scalar(stmt)
+    return [*jobs, other] if other is not None else jobs
 
 
 def score_pending(

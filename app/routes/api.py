@@ -292,8 +292,8 @@ def issue_token(
 
 @router.get("/status", response_model=StatusPublic)
 def get_status(session: SessionDep, version: ModelVersion) -> StatusPublic:
-    """The model in use and the progress of background scoring."""
-    job = scoring.latest_job(session=session)
+    """The model in use and the progress of its background scoring."""
+    job = scoring.latest_job(session=session, version=version) if version else None
     pending = scoring.count_unscored(session=session, version=version) if version else None
     return StatusPublic(
         model_version=version,

@@ -127,5 +127,12 @@ def scoring_status(
     request: Request, session: SessionDep, version: ModelVersion, user: OptionalUser
 ) -> Response:
     """The background scoring progress, polled by the banner in base.html."""
-    job = scoring.latest_job(session=session)
-    return render(request, "_status.html", {"job": job, "version": version})
+    runner = request.app.state.promotions
+    context = {
+        "jobs": scoring.running_jobs(session=session, version=version),
+        "version": version,
+        # Started from this site: whether it ends in a promotion (else it is for comparing).
+        "runner_version": runner.running,
+        "runner_promotes": runner.make_current,
+    }
+    return render(request, "_status.html", context)

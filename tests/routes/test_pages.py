@@ -212,3 +212,35 @@ def test_scoring_progress_banner(client: TestClient, session: Session, app: Fast
 
     bar = doc.select_one("#scoring-status progress")
     assert bar is not None and bar["value"] == "4" and bar["max"] == "10"
+    assert "Scoring reviews with fake-v1 : 4 of 10" in text(doc.select_one("#scoring-status"))
+
+
+def test_banner_shows_the_current_versions_job_and_one_for_comparing(
+    client: TestClient, session: Session, app: FastAPI
+) -> None:
+    from app.models import ScoringJob
+
+    session.add(ScoringJob(model_version=FakeClassifier().version, total=10, done=4))
+    session.add(ScoringJob(model_version="crashed-long-ago", total=5, done=1))
+    session.add(ScoringJob(model_version="nb", total=10, done=9))
+    session.add(ScoringJob(model_version="finished", total=3, done=3, status="done"))
+    session.commit()
+    app.state.promotions.running, app.state.promotions.make_current = "nb", False
+
+    lines = [text(p) for p in page(client.get("/status")).select("#scoring-status p")]
+
+    assert lines == [
+        "Scoring reviews with fake-v1 : 4 of 10",
+        "Scoring every review with nb to compare it with the current model: 9 of 10",
+    ]
+
+
+def test_no_banner_when_nothing_is_running(client: TestClient, session: Session) -> None:
+    from app.models import ScoringJob
+
+    session.add(ScoringJob(model_version="v0", total=3, done=3, status="done"))
+    session.commit()
+
+    status = page(client.get("/status")).select_one("#scoring-status")
+
+    assert status is not None and status.has_attr("hidden")
