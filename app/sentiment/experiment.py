@@ -155,6 +155,11 @@ class AclImdbPools:
             chosen.extend(pool[len(pool) - count :])  # taken from the end, never trained on
         return _examples(chosen)
 
+    def train_texts(self) -> list[str]:
+        """Every train review's text, without its label (negatives first): unlabeled data."""
+        reviews = self._pools.get(("train", 0), []) + self._pools.get(("train", 1), [])
+        return [clean(review.text) for review in reviews]
+
     def eval_sample(self, size: int | None) -> list[Example]:
         """`size` balanced test reviews, the same for every run (None: all of them)."""
         if size is None:
