@@ -279,7 +279,18 @@ def _save_files(out_dir: Path, card: ModelCard, write_weights: Callable[[Path], 
     partial.mkdir(parents=True)
     write_weights(partial)
     write_card(partial, card)
+    _mode_from_umask(partial)
     partial.rename(out_dir)
+
+
+def _mode_from_umask(folder: Path) -> None:
+    # safetensors writes model.safetensors as 0600, so a site running as another user than the
+    # one who trained could not read it; give every file the mode the umask gives new files.
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.iterdir():
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
 
 
 def describe_hardware(device: torch.device) -> str:

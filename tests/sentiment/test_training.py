@@ -4,6 +4,7 @@ reads whole reviews and is measurably better than chance."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,15 @@ def test_training_writes_a_complete_model_folder(tiny_model: TinyModel) -> None:
     assert card.train_seconds > 0
     assert "torch threads" in card.hardware
     assert "aclImdb" in card.dataset
+
+
+def test_model_files_are_readable_as_the_umask_allows(tiny_model: TinyModel) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    modes = {path.name: path.stat().st_mode & 0o777 for path in tiny_model.path.iterdir()}
+
+    assert "model.safetensors" in modes  # written 0600 by safetensors itself
+    assert set(modes.values()) == {0o666 & ~umask}
 
 
 def test_the_first_model_becomes_current(tiny_model: TinyModel) -> None:
