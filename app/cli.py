@@ -362,6 +362,45 @@ def models() -> None:
 
 
 @main.command()
+@click.argument("version_a")
+@click.argument("version_b")
+@click.option("--limit", default=10, show_default=True, help="Disagreements to list.")
+def compare(version_a: str, version_b: str, limit: int) -> None:
+    """Two versions on the reviews both have scored: agreement, accuracy, disagreements."""
+    from app.comparison import compare as compare_versions
+    from app.comparison import scored_versions
+
+    settings = _settings()
+    with _session_factory(settings)() as session:
+        known = {name for name, _count in scored_versions(session=session)}
+        missing = [name for name in (version_a, version_b) if name not in known]
+        if missing:
+            raise click.ClickException(
+                f"no stored scores from {', '.join(missing)}: run `textflix score --version NAME`"
+            )
+        result = compare_versions(
+            session=session, version_a=version_a, version_b=version_b, limit=limit
+        )
+        click.echo(
+            f"{result.n_both} reviews scored by both; they agree on {result.n_agree} "
+            f"({result.agreement or 0:.1f}%)"
+        )
+        if result.accuracy_a.n_labeled:
+            click.echo(
+                f"against the IMDb labels of {result.accuracy_a.n_labeled}: "
+                f"{version_a} {result.accuracy_a.percent:.1f}%, "
+                f"{version_b} {result.accuracy_b.percent:.1f}%"
+            )
+        for item in result.disagreements:
+            label = {None: "unlabeled", 1: "positive", 0: "negative"}[item.review.gold_label]
+            excerpt = " ".join(item.review.body.replace("<br />", " ").split())[:100]
+            click.echo(
+                f"  review {item.review.id} ({label}): {version_a} {item.p_a:.2f}, "
+                f"{version_b} {item.p_b:.2f}  {excerpt}"
+            )
+
+
+@main.command()
 @click.option("--batch-size", default=32, show_default=True)
 @click.option(
     "--version",

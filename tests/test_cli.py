@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.cli import main
 from app.db import make_engine, make_session_factory
 from app.models import Review
+from tests.factories import FakeClassifier
 from tests.importers.datasets import tar_aclimdb, write_aclimdb, write_movielens
 
 
@@ -120,3 +121,30 @@ def test_an_nbsvm_version_trains_and_scores_every_review_beside_the_current_one(
     assert "* nb  nbsvm  n=3" in listed  # the only model, so the current one
     assert "scored 5 reviews (done)" in scored
     assert missing.exit_code != 0 and "no trained model in" in missing.output
+
+
+def test_compare_two_versions_on_the_reviews_both_scored(env: dict[str, str]) -> None:
+    from app.scoring import score_pending
+
+    _run("db", "upgrade")
+    _run("import", "aclimdb", str(Path(env["TEXTFLIX_DATA_DIR"]) / "aclImdb"))
+    engine = make_engine(env["DATABASE_URL"])
+    factory = make_session_factory(engine)
+
+    class Contrary(FakeClassifier):
+        def predict(self, texts):  # type: ignore[no-untyped-def]
+            return [type(p)(1.0 - p.p_positive) for p in super().predict(texts)]
+
+    score_pending(session_factory=factory, classifier=FakeClassifier("a"), progress=False)
+    score_pending(session_factory=factory, classifier=Contrary("b"), progress=False)
+    engine.dispose()
+
+    code, output = _run("compare", "a", "b", "--limit", "2")
+    unknown = CliRunner().invoke(main, ["compare", "a", "nope"])
+
+    assert code == 0
+    # The fake scores one review 0.5, which both read as positive; the rest they flip.
+    assert "5 reviews scored by both; they agree on 1 (20.0%)" in output
+    assert "against the IMDb labels of 5: a 100.0%, b 20.0%" in output
+    assert len([line for line in output.splitlines() if line.startswith("  review ")]) == 2
+    assert unknown.exit_code != 0 and "no stored scores from nope" in unknown.output
