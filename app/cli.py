@@ -296,7 +296,7 @@ def _int_list(value: str) -> list[int]:
     "model_names",
     default="nbsvm,wordvec,finetune",
     show_default=True,
-    help="Any of nbsvm, wordvec, finetune.",
+    help="Any of nbsvm, wordvec, finetune, finetune-random-head (the same without anchors).",
 )
 @click.option(
     "--eval-size",

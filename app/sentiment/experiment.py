@@ -35,6 +35,8 @@ from app.sentiment.learning_curve import (
 from app.sentiment.text import clean
 
 TEST_SPLIT_SIZE = 25_000
+# The fine-tuned models of the curve: the trainer's recipe, and the same with a random head.
+FINETUNE_HEADS = {"finetune": "anchors", "finetune-random-head": "random"}
 _EVAL_SEED = "eval"  # the one test sample every run is scored on
 
 Example = tuple[str, int]
@@ -71,7 +73,10 @@ def run_experiment(
         raise ValueError(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     if min(sizes, default=2) < 2:
         raise ValueError("every size needs at least 2 reviews, one of each label")
-    if "finetune" in models and max(sizes, default=0) + finetune.n_validation > TEST_SPLIT_SIZE:
+    if (
+        set(models) & set(FINETUNE_HEADS)
+        and max(sizes, default=0) + finetune.n_validation > TEST_SPLIT_SIZE
+    ):
         raise ValueError("the largest size leaves no train reviews for fine-tuning validation")
     recorded_size = TEST_SPLIT_SIZE if eval_size is None else eval_size
     recorded = first_of_each(read_results(results_path=results_path))
@@ -202,8 +207,14 @@ class _Runner:
 
     def run(self, *, model: str, n: int, seed: int, progress: bool) -> Run:
         examples = self.data.train_sample(n=n, seed=seed)
-        if model == "finetune":
-            accuracy, seconds = self._finetune(examples=examples, n=n, seed=seed, progress=progress)
+        if model in FINETUNE_HEADS:
+            accuracy, seconds = self._finetune(
+                examples=examples,
+                n=n,
+                seed=seed,
+                head_init=FINETUNE_HEADS[model],
+                progress=progress,
+            )
         else:
             baseline = NBSVM() if model == "nbsvm" else WordVectorBaseline(embedder=self.embedder)
             start = time.perf_counter()
@@ -214,7 +225,7 @@ class _Runner:
         return Run(model, n, seed, accuracy, round(seconds, 3), len(self.evaluation), finished_at)
 
     def _finetune(
-        self, *, examples: list[Example], n: int, seed: int, progress: bool
+        self, *, examples: list[Example], n: int, seed: int, head_init: str, progress: bool
     ) -> tuple[float, float]:
         params, device = self.finetune, self.settings.device
         validation = self.data.validation_sample(n=params.n_validation, seed=seed, disjoint_from=n)
@@ -232,6 +243,7 @@ class _Runner:
                 max_length=params.max_length,
                 device=device,
                 progress=progress,
+                head_init=head_init,
             )
             classifier = TransformerClassifier.from_pretrained(out_dir, device=device)
 

@@ -9,11 +9,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-MODELS = ("nbsvm", "wordvec", "finetune")
+MODELS = ("nbsvm", "wordvec", "finetune", "finetune-random-head")
 LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
     "wordvec": "mean token embeddings + LR",
     "finetune": "fine-tuned all-MiniLM-L6-v2",
+    # The same recipe without label anchors: what they add (app/sentiment/anchors.py).
+    "finetune-random-head": "fine-tuned, random head",
 }
 # What the 2019 prototype reported for BERT-Large (accuracy in %, by labeled reviews).
 PROTOTYPE_2019_BERT_LARGE: dict[int, float] = {10: 72.5, 100: 88, 500: 91, 1000: 91.5, 10000: 94.5}

@@ -21,6 +21,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 from app.config import Settings
 from app.importers.aclimdb import OFFICIAL_URL
 from app.importers.sources import resolve
+from app.sentiment.anchors import NEGATIVE as ANCHORS_NEGATIVE
+from app.sentiment.anchors import POSITIVE as ANCHORS_POSITIVE
+from app.sentiment.anchors import anchor_head
 from app.sentiment.baselines import NBSVM, BaselineClassifier
 from app.sentiment.classifier import (
     TransformerClassifier,
@@ -49,6 +52,8 @@ WEIGHT_DECAY = 0.01
 MAX_GRAD_NORM = 1.0
 DROPOUT = 0.1
 EVAL_BATCH_SIZE = 32
+HEAD_INITS = ("anchors", "random")
+DEFAULT_HEAD_INIT = "anchors"  # see app/sentiment/anchors.py for what it measured
 ARCHIVE_NAME = "aclImdb_v1.tar.gz"
 
 
@@ -66,10 +71,13 @@ def train(
     device: str = "auto",
     progress: bool = True,
     dataset: str = "",
+    head_init: str = DEFAULT_HEAD_INIT,
 ) -> ModelCard:
     """Fine-tune `base_model` on the examples, score the held-out ones, and save it in `out_dir`."""
     if not train_examples:
         raise ValueError("no training examples")
+    if head_init not in HEAD_INITS:
+        raise ValueError(f"unknown head_init {head_init!r}: one of {HEAD_INITS}")
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} already exists: pick another model name")
     set_seed(seed)
@@ -77,6 +85,8 @@ def train(
     model, tokenizer = new_classifier(base_model=base_model, max_length=max_length, dropout=DROPOUT)
     model.to(target)  # type: ignore[arg-type]  # (transformers' `to` wrapper confuses mypy)
     started = time.perf_counter()
+    if head_init == "anchors":
+        anchor_head(model, tokenizer, texts=[text for text, _ in train_examples], seed=seed)
     train_loss = _fit(
         model,
         tokenizer,
@@ -111,6 +121,12 @@ def train(
             "optimizer": "AdamW",
             "schedule": "linear warmup, then linear decay to 0",
             "head": "mean pooling + linear",
+            "head_init": (
+                f"label anchors ({len(ANCHORS_POSITIVE)} positive, {len(ANCHORS_NEGATIVE)} "
+                "negative sentences)"
+                if head_init == "anchors"
+                else "random"
+            ),
             "inputs": f"a random {max_length}-token window of each review, new each epoch",
             "device": target.type,
         },
@@ -351,6 +367,7 @@ def run_training(
     progress: bool = True,
     extra_examples: Sequence[Example] = (),
     kind: str = FINETUNE,
+    head_init: str = DEFAULT_HEAD_INIT,
 ) -> ModelCard:
     """Fine-tune the configured base model on aclImdb (plus `extra_examples`, e.g. people's
     labels from the site) and save it in the models folder; with kind "nbsvm", fit the NB-SVM
@@ -395,6 +412,7 @@ def run_training(
             device=settings.device,
             progress=progress,
             dataset=dataset,
+            head_init=head_init,
         )
     # Until models are compared before promotion, a new model only becomes current when
     # there is none, so retraining never silently swaps the model the site serves.

@@ -65,6 +65,7 @@ def test_training_writes_a_complete_model_folder(tiny_model: TinyModel) -> None:
         TINY_EVAL,
     )
     assert card.hyperparameters["max_length"] == TINY_MAX_LENGTH
+    assert card.hyperparameters["head_init"] == "label anchors (4 positive, 4 negative sentences)"
     assert card.train_seconds > 0
     assert "torch threads" in card.hardware
     assert "aclImdb" in card.dataset
