@@ -2,6 +2,7 @@
 
     python bench/few_label_tricks.py ensemble-self-training [-n 500] [--seed 0] [--unlabeled 3000]
     python bench/few_label_tricks.py setfit [-n 20] [--seed 0]
+    python bench/few_label_tricks.py zero-shot
 
 Every figure is accuracy on the learning curve's fixed sample of 2,000 aclImdb *test* reviews,
 with training on `textflix experiment`'s sample of n *train* reviews for the seed. Unlabeled
@@ -18,6 +19,10 @@ setfit:
   frozen sentence embeddings (mean pooling, first 256 tokens) with logistic regression, then
   SetFit-style contrastive fine-tuning (20 same/different-label pairs per example, cosine
   loss, lr 2e-5, 128 tokens) with a new logistic regression on top.
+zero-shot:
+  the untrained classifier with its head set by the label anchors (app/sentiment/anchors.py),
+  scored as the site scores reviews; no labels at all. Fine-tuning from there is the trainer's
+  default; `textflix experiment --models finetune,finetune-random-head` measures what it adds.
 """
 
 from __future__ import annotations
@@ -37,9 +42,11 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 
 from app.config import PROJECT_ROOT, Settings
 from app.sentiment import training
+from app.sentiment.anchors import anchor_head
 from app.sentiment.baselines import NBSVM
 from app.sentiment.classifier import TransformerClassifier
 from app.sentiment.experiment import AclImdbPools, Example
+from app.sentiment.modeling import new_classifier
 
 EVAL_SIZE = 2000
 Floats = npt.NDArray[np.float64]
@@ -206,19 +213,30 @@ def setfit(bench: Workbench, *, iterations: int = 20) -> None:
     print(f"SetFit ({len(pairs)} pairs, {seconds:.0f} s) + LR: {fit_and_score():.4f}")
 
 
+def zero_shot(bench: Workbench) -> None:
+    model, tokenizer = new_classifier(base_model=bench.base, max_length=training.DEFAULT_MAX_LENGTH)
+    anchor_head(model, tokenizer, texts=[text for text, _ in bench.train], seed=bench.seed)
+    classifier = TransformerClassifier(model, tokenizer, version="anchors-only", device="cpu")
+    p_positive = [p.p_positive for p in classifier.predict([t for t, _ in bench.evaluation])]
+    print(f"label anchors, no fine-tuning: {accuracy(p_positive, bench.labels):.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("trick", choices=["ensemble-self-training", "setfit"])
+    parser.add_argument("trick", choices=["ensemble-self-training", "setfit", "zero-shot"])
     parser.add_argument("-n", type=int, default=None, help="labels (500, or 20 for setfit)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--unlabeled", type=int, default=3000)
     parser.add_argument("--work", type=Path, default=PROJECT_ROOT / ".cache" / "few-label-tricks")
     args = parser.parse_args()
-    n = args.n or (20 if args.trick == "setfit" else 500)
+    n = args.n or {"setfit": 20, "zero-shot": 100}.get(args.trick, 500)
     bench = Workbench(n=n, seed=args.seed, work=args.work)
-    print(f"{args.trick}: {n} labels, seed {args.seed}, {EVAL_SIZE} test reviews")
+    used = f"no labels ({n} unlabeled train texts)" if args.trick == "zero-shot" else f"{n} labels"
+    print(f"{args.trick}: {used}, seed {args.seed}, {EVAL_SIZE} test reviews")
     if args.trick == "setfit":
         setfit(bench)
+    elif args.trick == "zero-shot":
+        zero_shot(bench)
     else:
         ensemble_and_self_training(bench, unlabeled=args.unlabeled)
 

@@ -1,4 +1,5 @@
-"""The admin labeling queue: one review at a time, least certain first, keyboard-driven."""
+"""Admin only: the labeling queue (one review at a time, least certain first, keyboard-driven)
+and background jobs on model versions (promote one, or score every review with it to compare)."""
 
 from __future__ import annotations
 
