@@ -171,6 +171,13 @@ def import_all_command() -> None:
     help="Fine-tune the encoder, or fit the NB-SVM baseline on the same reviews to compare.",
 )
 @click.option(
+    "--head-init",
+    type=click.Choice(["anchors", "random"]),
+    default="anchors",
+    show_default=True,
+    help="Start the head from the label anchors (app/sentiment/anchors.py) or at random.",
+)
+@click.option(
     "--with-labels",
     is_flag=True,
     help="Add the labels people gave in the site's labeling queue (use -n 0 for those alone).",
@@ -188,6 +195,7 @@ def train(
     epochs: int | None,
     name: str | None,
     kind: str,
+    head_init: str,
     with_labels: bool,
     promote: bool,
 ) -> None:
@@ -214,6 +222,7 @@ def train(
             epochs=epochs,
             extra_examples=extra,
             kind=kind,
+            head_init=head_init,
         )
     except SourceError as exc:
         raise click.ClickException(

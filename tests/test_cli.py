@@ -148,3 +148,19 @@ def test_compare_two_versions_on_the_reviews_both_scored(env: dict[str, str]) ->
     assert "against the IMDb labels of 5: a 100.0%, b 20.0%" in output
     assert len([line for line in output.splitlines() if line.startswith("  review ")]) == 2
     assert unknown.exit_code != 0 and "no stored scores from nope" in unknown.output
+
+
+def test_train_can_start_from_a_random_head(env: dict[str, str]) -> None:
+    from app.sentiment.registry import read_card
+
+    data = Path(env["TEXTFLIX_DATA_DIR"])
+    tar_aclimdb(data / "aclImdb", data / "aclImdb_v1.tar.gz")
+    args = ["-n", "3", "--eval", "2", "--epochs", "1", "--no-promote"]
+
+    code, _ = _run("train", *args, "--name", "r", "--head-init", "random")
+    code_default, _ = _run("train", *args, "--name", "a")
+
+    models = Path(env["TEXTFLIX_MODELS_DIR"])
+    assert code == code_default == 0
+    assert read_card(models / "r").hyperparameters["head_init"] == "random"
+    assert str(read_card(models / "a").hyperparameters["head_init"]).startswith("label anchors")
