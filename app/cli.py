@@ -420,9 +420,9 @@ def compare(version_a: str, version_b: str, limit: int) -> None:
 def score(batch_size: int, name: str | None) -> None:
     """Score every review that the current model (or version NAME) has not scored yet."""
     from app.main import load_classifier
+    from app.promotion import load_version
     from app.scoring import score_pending
-    from app.sentiment import versions
-    from app.sentiment.registry import ModelNotFoundError, model_dir
+    from app.sentiment.registry import ModelNotFoundError
 
     settings = _settings()
     if name is None:
@@ -431,7 +431,7 @@ def score(batch_size: int, name: str | None) -> None:
             raise click.ClickException(problem or "no model")
     else:
         try:
-            classifier = versions.load(model_dir(settings.models_dir, name), device=settings.device)
+            classifier = load_version(settings=settings, name=name)
         except ModelNotFoundError as exc:
             raise click.ClickException(str(exc)) from exc
     job = score_pending(

@@ -44,8 +44,9 @@ class Verdict:
 
 
 def load_version(*, settings: Settings, name: str) -> Classifier:
-    """The classifier saved in models/<name>, or ModelNotFoundError."""
-    return versions.load(settings.models_dir / name, device=settings.device)
+    """The classifier saved in models/<name>, or ModelNotFoundError (also for names such as
+    "../x" that would reach outside the models folder)."""
+    return versions.load(model_dir(settings.models_dir, name), device=settings.device)
 
 
 def compare_on_held_out(

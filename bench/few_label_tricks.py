@@ -46,7 +46,7 @@ from app.sentiment.anchors import anchor_head
 from app.sentiment.baselines import NBSVM
 from app.sentiment.classifier import TransformerClassifier
 from app.sentiment.experiment import AclImdbPools, Example
-from app.sentiment.modeling import new_classifier
+from app.sentiment.modeling import mean_pool, new_classifier
 
 EVAL_SIZE = 2000
 Floats = npt.NDArray[np.float64]
@@ -163,9 +163,7 @@ def embed(
 
 
 def _pool(model: PreTrainedModel, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1).float()
-    return (hidden * mask).sum(1) / mask.sum(1)
+    return mean_pool(model(**batch).last_hidden_state, batch["attention_mask"])
 
 
 def setfit(bench: Workbench, *, iterations: int = 20) -> None:

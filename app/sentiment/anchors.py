@@ -20,7 +20,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from app.sentiment.classifier import POSITIVE as POSITIVE_INDEX
-from app.sentiment.modeling import MeanPoolingForSequenceClassification
+from app.sentiment.modeling import MeanPoolingForSequenceClassification, mean_pool
 
 POSITIVE = (
     "This movie was great, I loved it.",
@@ -100,6 +100,5 @@ def _pooled(
             hidden = model.encoder(
                 input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
             ).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            chunks.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)).float())
+            chunks.append(mean_pool(hidden, batch["attention_mask"]).float())
     return torch.cat(chunks).clone()

@@ -75,11 +75,15 @@ class MeanPoolingForSequenceClassification(PreTrainedModel):  # type: ignore[no-
         hidden = self.encoder(
             input_ids=input_ids, attention_mask=attention_mask, **kwargs
         ).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-        logits = self.classifier(self.dropout(pooled))
+        logits = self.classifier(self.dropout(mean_pool(hidden, attention_mask)))
         loss = None if labels is None else nn.functional.cross_entropy(logits.float(), labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """The mean of each sequence's token states over its real (unmasked) tokens."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
 
 def _without_pooler(encoder: PreTrainedModel) -> PreTrainedModel:
