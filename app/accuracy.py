@@ -24,7 +24,7 @@ def accuracy(*, session: Session, version: str | None, movie_id: int | None = No
     """The model's accuracy on gold-labeled reviews, overall or for one movie."""
     if version is None:
         return Accuracy(0, 0)
-    predicted = case((ReviewScore.p_positive >= 0.5, 1), else_=0)
+    predicted = ReviewScore.predicted_label
     stmt = (
         select(
             func.count(Review.id),

@@ -200,7 +200,7 @@ def train(
     promote: bool,
 ) -> None:
     """Fine-tune the base encoder on N labeled aclImdb train reviews (and people's labels)."""
-    from app.feedback import human_labeled_examples
+    from app.labeling import human_labeled_examples
     from app.sentiment.data import sample_aclimdb
     from app.sentiment.training import dataset_source, run_training
 

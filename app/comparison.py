@@ -51,8 +51,8 @@ def review_count(*, session: Session) -> int:
 def compare(*, session: Session, version_a: str, version_b: str, limit: int = 25) -> Comparison:
     """Agreement, accuracy on gold labels, and the sharpest disagreements of two versions."""
     a, b = aliased(ReviewScore), aliased(ReviewScore)
-    pos_a = case((a.p_positive >= 0.5, 1), else_=0)
-    pos_b = case((b.p_positive >= 0.5, 1), else_=0)
+    pos_a = a.predicted_label
+    pos_b = b.predicted_label
     both = (
         select(Review.id)
         .join(a, (a.review_id == Review.id) & (a.model_version == version_a))

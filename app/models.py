@@ -14,10 +14,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.db import Base
+from app.sentiment import labels
 
 
 def utcnow() -> datetime:
@@ -131,9 +135,20 @@ class ReviewScore(Base):
         order_by="SentenceScore.position",
     )
 
-    @property
+    @hybrid_property
     def is_positive(self) -> bool:
-        return self.p_positive >= 0.5
+        """The label rule (app/sentiment/labels.py); a SQL expression on the class."""
+        return labels.is_positive(self.p_positive)
+
+    @hybrid_property
+    def predicted_label(self) -> int:
+        """1 for a positive verdict, 0 for a negative one; a SQL CASE on the class."""
+        return labels.label_of(self.p_positive)
+
+    @predicted_label.inplace.expression
+    @classmethod
+    def _predicted_label_expression(cls) -> ColumnElement[int]:
+        return case((labels.is_positive(cls.p_positive), labels.POSITIVE), else_=labels.NEGATIVE)
 
     @property
     def certainty(self) -> float:
@@ -155,6 +170,11 @@ class SentenceScore(Base):
     p_positive: Mapped[float] = mapped_column(Float)
 
     score: Mapped[ReviewScore] = relationship(back_populates="sentences")
+
+    @hybrid_property
+    def is_positive(self) -> bool:
+        """The label rule (app/sentiment/labels.py); a SQL expression on the class."""
+        return labels.is_positive(self.p_positive)
 
 
 class ScoringJob(Base):

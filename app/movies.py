@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, case, cast, func, select
+from sqlalchemy import ColumnElement, Float, Select, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accuracy import Accuracy, accuracy
@@ -81,9 +81,7 @@ def _aggregate_query(version: str | None) -> Select[Movie, int, int, int]:
     """Movies with reviews, and their review / scored / positive counts under `version`."""
     n_reviews = func.count(Review.id).label("n_reviews")
     n_scored = func.count(ReviewScore.id).label("n_scored")
-    n_positive = func.coalesce(
-        func.sum(case((ReviewScore.p_positive >= 0.5, 1), else_=0)), 0
-    ).label("n_positive")
+    n_positive = func.coalesce(func.sum(ReviewScore.predicted_label), 0).label("n_positive")
     return (
         select(Movie, n_reviews, n_scored, n_positive)
         .join(Review, Review.movie_id == Movie.id)
@@ -119,9 +117,9 @@ def search_catalog(
     total = session.scalar(counted.where(*filters)) or 0
     stmt = _aggregate_query(version).where(*filters)
     n_scored = func.count(ReviewScore.id)
-    share = cast(
-        func.coalesce(func.sum(case((ReviewScore.p_positive >= 0.5, 1), else_=0)), 0), Float
-    ) / func.nullif(n_scored, 0)
+    share = cast(func.coalesce(func.sum(ReviewScore.predicted_label), 0), Float) / func.nullif(
+        n_scored, 0
+    )
     orders: dict[CatalogSort, list[ColumnElement[Any]]] = {
         CatalogSort.most_reviewed: [func.count(Review.id).desc(), Movie.title.asc().nulls_last()],
         CatalogSort.most_positive: [share.desc().nulls_last(), n_scored.desc()],
@@ -181,7 +179,7 @@ def highlights(
 ) -> list[HighlightQuote]:
     """The most telling sentences on one side, at most one per review."""
     order = SentenceScore.p_positive.desc() if positive else SentenceScore.p_positive.asc()
-    side = SentenceScore.p_positive >= 0.5 if positive else SentenceScore.p_positive < 0.5
+    side = SentenceScore.is_positive if positive else ~SentenceScore.is_positive
     stmt = (
         select(SentenceScore, Review)
         .join(ReviewScore, ReviewScore.id == SentenceScore.score_id)

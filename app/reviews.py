@@ -172,9 +172,9 @@ def list_reviews(
     if user_id is not None:
         stmt = stmt.where(Review.user_id == user_id)
     if sentiment is SentimentFilter.positive:
-        stmt = stmt.where(ReviewScore.p_positive >= 0.5)
+        stmt = stmt.where(ReviewScore.is_positive)
     elif sentiment is SentimentFilter.negative:
-        stmt = stmt.where(ReviewScore.p_positive < 0.5)
+        stmt = stmt.where(~ReviewScore.is_positive)
     elif sentiment is SentimentFilter.unscored:
         stmt = stmt.where(ReviewScore.id.is_(None))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

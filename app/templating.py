@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from app.config import PROJECT_ROOT
 from app.security import CSRF_FORM_FIELD, CSRF_HEADER, csrf_token
+from app.sentiment.labels import is_positive
 
 
 def _globals(request: Request) -> dict[str, Any]:
@@ -38,6 +39,7 @@ def make_templates() -> Jinja2Templates:
     templates.env.lstrip_blocks = True
     templates.env.filters["percent"] = _percent
     templates.env.filters["date"] = _date
+    templates.env.tests["positive"] = is_positive  # {% if p is positive %}: the one label rule
     return templates
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from app import feedback
+from app import labeling
 from app.deps import (
     AdminUser,
     CsrfChecked,
@@ -28,10 +28,10 @@ router = APIRouter(
 
 
 def _queue_context(session: SessionDep, version: str | None) -> dict[str, object]:
-    items = feedback.queue(session=session, version=version, limit=1)
+    items = labeling.queue(session=session, version=version, limit=1)
     return {
         "item": items[0] if items else None,
-        "progress": feedback.progress(session=session),
+        "progress": labeling.progress(session=session),
         "version": version,
     }
 
@@ -53,7 +53,7 @@ def record_label(
     admin: AdminUser,
     label: Annotated[str, Form(pattern="^(positive|negative)$")],
 ) -> Response:
-    feedback.record_label(
+    labeling.record_label(
         session=session, review=review, label=1 if label == "positive" else 0, admin=admin
     )
     if not is_htmx(request):

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from starlette.responses import Response
 
-from app import feedback, movies, reviews, scoring
+from app import labeling, movies, reviews, scoring
 from app.deps import (
     ModelVersion,
     MovieDep,
@@ -86,7 +86,7 @@ def movie_page(
             "accuracy": "1" if accuracy_mode else "",
         },
         "accuracy_mode": accuracy_mode,
-        "flagged": feedback.flagged_by(
+        "flagged": labeling.flagged_by(
             session=session, user=user, review_ids=[i.review.id for i in listing.items]
         ),
         "review_sorts": ReviewSort,

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from app import feedback, movies, reviews
+from app import labeling, movies, reviews
 from app.deps import (
     ClassifierDep,
     CsrfChecked,
@@ -91,7 +91,7 @@ def flag_wrong(
     score = reviews.current_score(session=session, review_id=review.id, version=version)
     if score is None:
         raise HTTPException(409, "This review has no sentiment to dispute yet.")
-    feedback.flag_wrong(session=session, review=review, user=user, score=score)
+    labeling.flag_wrong(session=session, review=review, user=user, score=score)
     if not is_htmx(request):
         return RedirectResponse(f"/movies/{review.movie_id}#review-{review.id}", status_code=303)
     context = {"item": reviews.ScoredReview(review, score), "flagged": {review.id}}

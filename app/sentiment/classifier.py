@@ -16,6 +16,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from app.sentiment.labels import is_positive
 from app.sentiment.modeling import offline
 from app.sentiment.registry import ModelNotFoundError
 from app.sentiment.text import clean, split_sentences
@@ -33,7 +34,7 @@ class Prediction:
 
     @property
     def is_positive(self) -> bool:
-        return self.p_positive >= 0.5
+        return is_positive(self.p_positive)
 
     @property
     def label(self) -> str:

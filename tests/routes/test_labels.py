@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import feedback
+from app import labeling
 from app.models import Feedback, HumanLabel
 from app.scoring import score_pending
 from tests.factories import make_movie, make_review, make_user
@@ -72,17 +72,17 @@ def test_queue_puts_flagged_then_peoples_then_least_certain_first(
     person = make_user(session)
     by_person = make_review(session, movie=movie, body="great great", user=person)
     _score_all(app)
-    score = feedback.queue(session=session, version="fake-v1", limit=5)
+    score = labeling.queue(session=session, version="fake-v1", limit=5)
     assert [i.review.id for i in score] == [by_person.id, unsure_imported.id, sure.id]
 
     sure_score = next(i.score for i in score if i.review.id == sure.id)
-    feedback.flag_wrong(session=session, review=sure, user=person, score=sure_score)
-    assert feedback.queue(session=session, version="fake-v1", limit=1)[0].review.id == sure.id
+    labeling.flag_wrong(session=session, review=sure, user=person, score=sure_score)
+    assert labeling.queue(session=session, version="fake-v1", limit=1)[0].review.id == sure.id
 
-    feedback.record_label(session=session, review=sure, label=0, admin=person)
-    remaining = [i.review.id for i in feedback.queue(session=session, version="fake-v1", limit=5)]
+    labeling.record_label(session=session, review=sure, label=0, admin=person)
+    remaining = [i.review.id for i in labeling.queue(session=session, version="fake-v1", limit=5)]
     assert remaining == [by_person.id, unsure_imported.id]
-    assert feedback.human_labeled_examples(session=session) == [("great great great great", 0)]
+    assert labeling.human_labeled_examples(session=session) == [("great great great great", 0)]
 
 
 def test_admin_labels_with_htmx_and_gets_the_next_one(

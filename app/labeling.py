@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Feedback, HumanLabel, Review, ReviewScore, User
 from app.reviews import ScoredReview
+from app.sentiment import labels
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def queue(*, session: Session, version: str | None, limit: int = 1) -> list[Scor
         .order_by(
             func.coalesce(flags.c.n, 0).desc(),
             Review.gold_label.is_not(None),
-            func.abs(ReviewScore.p_positive - 0.5),
+            func.abs(ReviewScore.p_positive - labels.THRESHOLD),
             Review.id,
         )
         .limit(limit)
