@@ -13,3 +13,4 @@ lint:
 	.venv/bin/ruff check app tests bench migrations
 	.venv/bin/ruff format --check app tests bench migrations
 	.venv/bin/mypy
+	.venv/bin/lint-imports

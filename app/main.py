@@ -18,35 +18,19 @@ from starlette.responses import Response
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
 from app.deps import LoginRequired
+from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
+from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
-from app.promotion import PromotionRunner
 from app.reviews import NotAllowed
 from app.routes import admin, api, auth, how_it_works, pages, reviews
 from app.scoring import ScoringWorker
 from app.security import TokenSigner
 from app.sentiment.classifier import Classifier
-from app.serving import ModelHolder
 from app.templating import is_htmx, make_templates
 
 log = logging.getLogger(__name__)
 
-NO_MODEL = "No trained model yet: run `textflix train` (about 5 minutes on a CPU), then restart."
 MAX_BODY_BYTES = 1 << 20
-
-
-def load_classifier(settings: Settings) -> tuple[Classifier | None, str | None]:
-    """The current model from models/, or None and a sentence saying how to get one."""
-    from app.sentiment import versions
-    from app.sentiment.registry import ModelNotFoundError, current_model_dir
-
-    path = current_model_dir(settings.models_dir)
-    if path is None:
-        return None, NO_MODEL
-    try:
-        return versions.load(path, device=settings.device), None
-    except (ModelNotFoundError, OSError, ValueError) as exc:
-        log.exception("could not load the model in %s", path)
-        return None, f"The model in {path} could not be loaded ({exc}): run `textflix train`."
 
 
 def create_app(
@@ -95,7 +79,7 @@ def create_app(
         )
     else:
         app.state.models = ModelHolder(
-            loader=lambda: load_classifier(settings), marker=settings.models_dir / "CURRENT"
+            loader=lambda: load_current(settings), marker=settings.models_dir / "CURRENT"
         )
     app.state.promotions = PromotionRunner(
         settings=settings, session_factory=app.state.session_factory

@@ -10,10 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
+from app.lifecycle.serving import ModelHolder
 from app.models import Movie, Review, ReviewScore, ScoringJob, utcnow
 from app.reviews import store_analysis
 from app.sentiment.classifier import Classifier, analyze
-from app.serving import ModelHolder
 
 log = logging.getLogger(__name__)
 

@@ -77,3 +77,12 @@ def needs_data(*names: str) -> pytest.MarkDecorator:
     """Skip unless the shared data files `names` are present."""
     missing = [name for name in names if not (DATA_DIR / name).exists()]
     return pytest.mark.skipif(bool(missing), reason=f"shared data missing: {missing} in {DATA_DIR}")
+
+
+@pytest.fixture(scope="session")
+def aclimdb_archive() -> Path:
+    """The real aclImdb archive in the shared data folder."""
+    archive = DATA_DIR / "aclImdb_v1.tar.gz"
+    if not archive.exists():
+        pytest.skip(f"no aclImdb archive at {archive}: set TEXTFLIX_DATA_DIR to its folder")
+    return archive

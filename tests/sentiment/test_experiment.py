@@ -14,8 +14,9 @@ import pytest
 
 from app.config import Settings
 from app.sentiment import baselines, experiment
-from app.sentiment.classifier import Prediction
-from app.sentiment.experiment import AclImdbPools, FinetuneParams, run_experiment
+from app.sentiment.arguments import TrainingArguments
+from app.sentiment.data import LabeledText, Pools
+from app.sentiment.experiment import run_experiment
 from app.sentiment.learning_curve import (
     COLUMNS,
     PROTOTYPE_2019_BERT_LARGE,
@@ -26,28 +27,26 @@ from app.sentiment.learning_curve import (
     summary_table,
 )
 
-PER_CLASS = 40  # reviews per (split, label) in the synthetic data set
+PER_CLASS = 40  # texts per (split, label) in the synthetic data set
 GOOD = ["wonderful", "great", "loved", "moving", "superb", "funny"]
 BAD = ["awful", "boring", "hated", "dull", "mess", "worst"]
 NEUTRAL = ["film", "plot", "actors", "scene", "story", "ending", "the", "a", "was"]
+BASE_MODEL = Settings(_env_file=None).resolved_base_model()  # type: ignore[call-arg]
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings whose data folder holds a synthetic aclImdb/ tree in the official layout."""
+def pools() -> Pools:
+    """Pools of made-up reviews, each starting with its "split polarity id" tag."""
     rng = random.Random(0)  # noqa: S311 (made-up reviews, not secrets)
-    root = tmp_path / "data" / "aclImdb"
+    texts = []
     for split in ("train", "test"):
-        for polarity, words in (("pos", GOOD), ("neg", BAD)):
-            folder = root / split / polarity
-            folder.mkdir(parents=True)
+        for label, polarity, words in ((1, "pos", GOOD), (0, "neg", BAD)):
             for i in range(PER_CLASS):
                 body = " ".join(rng.choice(words + NEUTRAL * 2) for _ in range(30))
-                text = f"{split} {polarity} {i}: {body}.<br /><br />{rng.choice(words)}!"
-                (folder / f"{i}_{8 if polarity == 'pos' else 2}.txt").write_text(text)
-            urls = "".join(f"http://www.imdb.com/title/tt{i:07d}/usercomments\n" for i in range(99))
-            (root / split / f"urls_{polarity}.txt").write_text(urls)
-    return Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+                text = f"{split} {polarity} {i}: {body}.\n{rng.choice(words)}!"
+                texts.append(LabeledText(split, i, text, label))
+    rng.shuffle(texts)
+    return Pools(texts)
 
 
 def _tag(text: str) -> str:
@@ -56,31 +55,36 @@ def _tag(text: str) -> str:
 
 
 def test_samples_are_balanced_nested_reproducible_and_keep_test_for_evaluation(
-    settings: Settings,
+    pools: Pools,
 ) -> None:
-    pools = AclImdbPools.load(settings.data_dir)
     small, large = pools.train_sample(n=10, seed=0), pools.train_sample(n=21, seed=0)
     evaluation = pools.eval_sample(12)
-    validation = pools.validation_sample(n=10, seed=0, disjoint_from=21)
 
     assert sorted(label for _, label in small) == [0] * 5 + [1] * 5
     assert sum(label for _, label in large) == 11
     assert {_tag(t) for t, _ in small} < {_tag(t) for t, _ in large}  # nested
-    assert all(_tag(t).startswith("train") for t, _ in small + large + validation)
+    assert all(_tag(t).startswith("train") for t, _ in small + large)
     assert all(_tag(t).startswith("test") for t, _ in evaluation)
-    assert not {_tag(t) for t, _ in validation} & {_tag(t) for t, _ in large}
-    assert "<br />" not in small[0][0]  # cleaned
-    again = AclImdbPools.load(settings.data_dir)
-    assert again.train_sample(n=10, seed=0) == small
+    assert all(("pos" in _tag(t)) == bool(label) for t, label in large + evaluation)
+    again = Pools(reversed(_items(pools)))
+    assert again.train_sample(n=10, seed=0) == small  # whatever order the texts came in
     assert again.eval_sample(12) == evaluation
     assert again.train_sample(n=10, seed=1) != small
     assert len(pools.eval_sample(None)) == 2 * PER_CLASS
-    with pytest.raises(ValueError, match="asked for 41 positive train reviews"):
+    assert pools.size("train") == pools.size("test") == 2 * PER_CLASS
+    assert len(pools.train_texts()) == 2 * PER_CLASS
+    with pytest.raises(ValueError, match="asked for 41 positive train texts"):
         pools.train_sample(n=82, seed=0)
+    with pytest.raises(ValueError, match="cannot sample -1"):
+        pools.train_sample(n=-1, seed=0)
+
+
+def _items(pools: Pools) -> list[LabeledText]:
+    return [item for pool in pools._pools.values() for item in pool]
 
 
 def test_an_interrupted_experiment_resumes_where_it_stopped(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pools: Pools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     results = tmp_path / "curve.csv"
     fits: list[int] = []
@@ -96,7 +100,8 @@ def test_an_interrupted_experiment_resumes_where_it_stopped(
 
     monkeypatch.setattr(baselines.NBSVM, "fit", fit_then_die)
     grid: dict[str, Any] = {
-        "settings": settings,
+        "pools": pools,
+        "base_model": BASE_MODEL,
         "sizes": (10, 20),
         "seeds": (0, 1),
         "models": ("nbsvm",),
@@ -126,9 +131,7 @@ def test_an_interrupted_experiment_resumes_where_it_stopped(
         assert tuple(next(csv.reader(handle))) == COLUMNS
 
 
-def test_recorded_runs_are_skipped_and_new_ones_appended(
-    settings: Settings, tmp_path: Path
-) -> None:
+def test_recorded_runs_are_skipped_and_new_ones_appended(pools: Pools, tmp_path: Path) -> None:
     results = tmp_path / "curve.csv"
     recorded = Run("nbsvm", 10, 0, 0.123, 1.0, 20, "2019-01-01T00:00:00+00:00")
     other_test_sample = Run("wordvec", 10, 0, 0.456, 1.0, 999, "2019-01-01T00:00:00+00:00")
@@ -138,7 +141,8 @@ def test_recorded_runs_are_skipped_and_new_ones_appended(
         handle.write("nbsvm,20,0,0.9")  # a row cut short by a kill
 
     runs = run_experiment(
-        settings=settings,
+        pools=pools,
+        base_model=BASE_MODEL,
         sizes=(10, 20),
         seeds=(0,),
         models=("nbsvm", "wordvec"),
@@ -153,57 +157,43 @@ def test_recorded_runs_are_skipped_and_new_ones_appended(
     assert read_results(results_path=results) == [recorded, other_test_sample, *runs[1:]]
 
 
-def test_finetune_runs_train_on_train_reviews_and_score_the_test_sample(
-    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_finetune_runs_are_the_trainer_on_train_reviews_scored_on_the_test_sample(
+    pools: Pools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: dict[str, Any] = {}
 
     def train(**kwargs: Any) -> Any:
         calls.update(kwargs)
         kwargs["out_dir"].mkdir(parents=True)
-        return types.SimpleNamespace(metrics={"accuracy": 0.5}, train_seconds=12.5)
-
-    class KeywordClassifier:
-        """Stands in for the fine-tuned model: positive iff the text has a good word."""
-
-        def __init__(self, path: Path) -> None:
-            self.path = path
-
-        @classmethod
-        def from_pretrained(cls, path: Path, *, device: str) -> KeywordClassifier:
-            assert path.is_dir()
-            return cls(path)
-
-        def predict(self, texts: Sequence[str]) -> list[Prediction]:
-            return [Prediction(float(any(w in t.split() for w in GOOD))) for t in texts]
+        return types.SimpleNamespace(metrics={"accuracy": 0.75}, train_seconds=12.5)
 
     monkeypatch.setattr(experiment.training, "train", train)
-    monkeypatch.setattr(experiment, "TransformerClassifier", KeywordClassifier)
 
     [run] = run_experiment(
-        settings=settings,
+        pools=pools,
+        base_model=BASE_MODEL,
         sizes=(16,),
         seeds=(3,),
-        models=("finetune",),
+        models=("finetune-random-head",),
         eval_size=30,
         results_path=tmp_path / "curve.csv",
-        finetune=FinetuneParams(epochs=2, n_validation=8),
+        finetune=TrainingArguments(epochs=2),
         progress=False,
     )
 
-    assert (run.model, run.n, run.seed, run.eval_size, run.train_seconds) == (
-        "finetune",
+    assert (run.model, run.n, run.seed, run.eval_size, run.train_seconds, run.accuracy) == (
+        "finetune-random-head",
         16,
         3,
         30,
         12.5,
+        0.75,  # the card's held-out accuracy: scored once, on the curve's test sample
     )
-    assert run.accuracy > 0.8
-    trained, validated = calls["train_examples"], calls["eval_examples"]
-    assert len(trained) == 16 and len(validated) == 8
-    assert all(_tag(t).startswith("train") for t, _ in trained + validated)
-    assert not {t for t, _ in trained} & {t for t, _ in validated}
-    assert (calls["seed"], calls["epochs"], calls["device"]) == (3, 2, "auto")
+    trained, evaluated = calls["train_examples"], calls["eval_examples"]
+    assert trained == pools.train_sample(n=16, seed=3)  # the one sampler `textflix train` uses
+    assert evaluated == pools.eval_sample(30)
+    args = calls["args"]
+    assert (args.seed, args.epochs, args.head_init, args.device) == (3, 2, "random", "auto")
     assert not calls["out_dir"].exists()  # the temporary model is gone
 
 

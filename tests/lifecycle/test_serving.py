@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from app.lifecycle.serving import ModelHolder
 from app.sentiment.classifier import Classifier
-from app.serving import ModelHolder
 from tests.factories import FakeClassifier
 
 

@@ -11,6 +11,10 @@ from app.accuracy import Accuracy
 from app.models import Review, ReviewScore
 
 
+class UnscoredVersions(LookupError):
+    """A version to compare has no stored scores; the message names it."""
+
+
 @dataclass(frozen=True)
 class Disagreement:
     review: Review
@@ -49,7 +53,12 @@ def review_count(*, session: Session) -> int:
 
 
 def compare(*, session: Session, version_a: str, version_b: str, limit: int = 25) -> Comparison:
-    """Agreement, accuracy on gold labels, and the sharpest disagreements of two versions."""
+    """Agreement, accuracy on gold labels, and the sharpest disagreements of two versions
+    (UnscoredVersions if either has scored nothing)."""
+    known = {name for name, _count in scored_versions(session=session)}
+    missing = [name for name in (version_a, version_b) if name not in known]
+    if missing:
+        raise UnscoredVersions(f"no stored scores from {', '.join(missing)}")
     a, b = aliased(ReviewScore), aliased(ReviewScore)
     pos_a = a.predicted_label
     pos_b = b.predicted_label

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import promotion
 from app.config import Settings
+from app.lifecycle import versions as promotion
 from app.models import ReviewScore
 from app.scoring import score_pending
 from app.sentiment.registry import ModelCard, current_model_dir, set_current, write_card
@@ -75,7 +75,9 @@ def test_promotion_scores_everything_then_switches(
         make_review(session, movie=movie, body=f"great {i}")
     score_pending(session_factory=session_factory, classifier=versions["v1"], progress=False)
 
-    promotion.promote(settings=settings, session_factory=session_factory, name="v2", progress=False)
+    promotion.score_version(
+        settings=settings, session_factory=session_factory, name="v2", promote=True, progress=False
+    )
 
     assert current_model_dir(settings.models_dir) == settings.models_dir / "v2"
     assert _count(session, "v2") == 5
@@ -99,14 +101,21 @@ def test_an_interrupted_promotion_keeps_the_old_version_and_resumes(
             return super().predict(texts)
 
     versions["v2"] = StopsAfterOneBatch("v2")
-    promotion.promote(
-        settings=settings, session_factory=session_factory, name="v2", progress=False, stop=stop
+    promotion.score_version(
+        settings=settings,
+        session_factory=session_factory,
+        name="v2",
+        promote=True,
+        progress=False,
+        stop=stop,
     )
     partly = _count(session, "v2")
     still_current = current_model_dir(settings.models_dir)
 
     versions["v2"] = FakeClassifier("v2")
-    promotion.promote(settings=settings, session_factory=session_factory, name="v2", progress=False)
+    promotion.score_version(
+        settings=settings, session_factory=session_factory, name="v2", promote=True, progress=False
+    )
 
     assert 0 < partly < 70
     assert still_current == settings.models_dir / "v1"

@@ -7,9 +7,27 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from app.config import Settings
+from app.sentiment import versions
 from app.sentiment.classifier import Classifier
+from app.sentiment.registry import ModelNotFoundError, current_model_dir
 
 log = logging.getLogger(__name__)
+
+NO_MODEL = "No trained model yet: run `textflix train` (about 5 minutes on a CPU), then restart."
+
+
+def load_current(settings: Settings) -> tuple[Classifier | None, str | None]:
+    """The current model from models/, or None and a sentence saying how to get one."""
+    path = current_model_dir(settings.models_dir)
+    if path is None:
+        return None, NO_MODEL
+    try:
+        return versions.load(path, device=settings.device), None
+    except (ModelNotFoundError, OSError, ValueError) as exc:
+        log.exception("could not load the model in %s", path)
+        return None, f"The model in {path} could not be loaded ({exc}): run `textflix train`."
+
 
 Loader = Callable[[], tuple[Classifier | None, str | None]]
 

@@ -1,0 +1,59 @@
+"""The labeled texts the model side learns from, adapted from where the application keeps them:
+the aclImdb dataset (the local copy, else the official download) and people's labels."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from app.config import Settings
+from app.importers.aclimdb import OFFICIAL_URL, iter_reviews
+from app.importers.sources import resolve
+from app.sentiment.data import Example, LabeledText, Pools
+from app.sentiment.text import clean
+
+log = logging.getLogger(__name__)
+
+LOCAL_COPIES = ("aclImdb_v1.tar.gz", "aclImdb")
+"""What `aclimdb_source` looks for in the data folder: the archive, or it unpacked."""
+
+
+def aclimdb_source(*, settings: Settings, progress: bool = True) -> Path:
+    """The aclImdb copy in the data folder, or else the official archive, downloaded once
+    into the cache folder (SourceError if that fails)."""
+    for name in LOCAL_COPIES:
+        local = settings.data_dir / name
+        if local.exists():
+            return local
+    log.info("no aclImdb in %s: using %s", settings.data_dir, OFFICIAL_URL)
+    return resolve(OFFICIAL_URL, cache_dir=settings.cache_dir, progress=progress)
+
+
+def aclimdb_pools(*, settings: Settings, progress: bool = True) -> Pools:
+    """Both aclImdb splits as the model side's sampling pools, texts cleaned."""
+    source = aclimdb_source(settings=settings, progress=progress)
+    reviews = iter_reviews(source, splits=("train", "test"), on_error=_skip)
+    return Pools(LabeledText(r.split, r.review_id, clean(r.text), r.label) for r in reviews)
+
+
+def cleaned(examples: Iterable[tuple[str, int]]) -> list[Example]:
+    """Texts as stored on the site (with markup) made the model's plain input."""
+    return [(clean(text), label) for text, label in examples]
+
+
+def describe_sample(
+    *, source: str, sampled: str, extra: Sequence[Example], held_out: str, seed: int
+) -> str:
+    """The `dataset` line of a model card."""
+    return (
+        f"aclImdb v1 (Maas et al., 2011) from {source}: {sampled} reviews sampled at random "
+        "from the train split"
+        + (f" plus {len(extra)} labeled on the site" if extra else "")
+        + f", evaluated on {held_out} from the test split, seed {seed}"
+    )
+
+
+def _skip(location: str, reason: str) -> None:
+    # One unreadable review should not stop a training run; the sample just skips it.
+    log.warning("skipping %s: %s", location, reason)

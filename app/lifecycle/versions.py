@@ -1,0 +1,310 @@
+"""One service for a model version's life: train → evaluate → compare with the current version
+on the same held-out reviews → promote (re-score every stored review, then switch) → serve.
+
+The CLI and the web pages both call these functions; the model side (app/sentiment) does the
+learning and scoring on the texts handed to it here.
+
+Until a new version has scored everything, the site keeps showing the old version's figures,
+so no page ever mixes two versions; an interrupted promotion resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.lifecycle.datasets import aclimdb_pools, aclimdb_source, cleaned, describe_sample
+from app.scoring import count_unscored, score_pending
+from app.sentiment import versions
+from app.sentiment.arguments import TrainingArguments
+from app.sentiment.classifier import Classifier
+from app.sentiment.data import Example, Pools, describe
+from app.sentiment.evaluation import evaluate
+from app.sentiment.registry import (
+    FINETUNE,
+    KINDS,
+    NBSVM,
+    ModelCard,
+    ModelNotFoundError,
+    current_model_dir,
+    list_models,
+    model_dir,
+    set_current,
+)
+from app.sentiment.training import train, train_nbsvm
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a candidate beat the current model on the same held-out reviews."""
+
+    candidate: str
+    candidate_accuracy: float
+    current: str | None
+    current_accuracy: float | None
+
+    @property
+    def better(self) -> bool:
+        return self.current_accuracy is None or self.candidate_accuracy > self.current_accuracy
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What to train, as `textflix train` asks for it."""
+
+    n_train: int = 500  # aclImdb train reviews sampled (balanced) with args.seed
+    n_eval: int = 1000  # held-out aclImdb test reviews to score it on
+    kind: str = FINETUNE  # FINETUNE the encoder, or fit the NBSVM baseline on the same reviews
+    args: TrainingArguments = TrainingArguments()
+    name: str | None = None  # the model folder; None: default_name
+    extra_examples: Sequence[tuple[str, int]] = ()  # e.g. people's labels, as stored
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A new version and the held-out reviews it was scored on."""
+
+    card: ModelCard
+    eval_examples: list[Example]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `train_and_promote` did: the new version, how it compared, whether it is current."""
+
+    card: ModelCard
+    verdict: Verdict | None  # None: not compared (promotion not asked for)
+    remaining: int | None  # reviews left to re-score if a promotion stopped; 0 when promoted
+
+    @property
+    def promoted(self) -> bool:
+        return self.remaining == 0
+
+
+def default_name(*, settings: Settings, n_train: int, seed: int, kind: str = FINETUNE) -> str:
+    """A model folder name such as minilm-n500-s0-20250101-120000 (nbsvm-n500-... for NB-SVM)."""
+    base = "minilm"
+    if kind != FINETUNE:
+        base = kind
+    elif settings.base_model:
+        base = re.sub(r"[^a-z0-9]+", "-", settings.base_model_name().lower()).strip("-")
+    return f"{base or 'model'}-n{n_train}-s{seed}-{datetime.now():%Y%m%d-%H%M%S}"
+
+
+def train_version(
+    *,
+    settings: Settings,
+    request: TrainRequest = TrainRequest(),
+    pools: Pools | None = None,
+    progress: bool = True,
+) -> Trained:
+    """Train a version on `n_train` sampled aclImdb train reviews (plus `extra_examples`, e.g.
+    people's labels), score it on `n_eval` held-out test reviews, and save it in the models
+    folder; it becomes current only if there is no current model yet."""
+    n_train, n_eval, kind, args = request.n_train, request.n_eval, request.kind, request.args
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind of model {kind!r}: one of {KINDS}")
+    source = aclimdb_source(settings=settings, progress=progress)
+    pools = pools or aclimdb_pools(settings=settings, progress=progress)
+    sampled = pools.train_sample(n=n_train, seed=args.seed)
+    extra = cleaned(request.extra_examples)
+    examples = [*sampled, *extra]
+    held_out = pools.eval_sample(n_eval) if n_eval else []
+    name = request.name or default_name(
+        settings=settings, n_train=n_train, seed=args.seed, kind=kind
+    )
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    dataset = describe_sample(
+        source=source.name,
+        sampled=describe(sampled),
+        extra=extra,
+        held_out=describe(held_out),
+        seed=args.seed,
+    )
+    out_dir = settings.models_dir / name
+    if kind == NBSVM:
+        card = train_nbsvm(
+            out_dir=out_dir,
+            train_examples=examples,
+            eval_examples=held_out,
+            seed=args.seed,
+            progress=progress,
+            dataset=dataset,
+        )
+    else:
+        card = train(
+            base_model=settings.resolved_base_model(),
+            base_model_name=settings.base_model_name(),
+            out_dir=out_dir,
+            train_examples=examples,
+            eval_examples=held_out,
+            args=args,
+            dataset=dataset,
+            progress=progress,
+        )
+    # Retraining never silently swaps the model the site serves: a new version becomes current
+    # only when there is none, or by a promotion after beating the current one.
+    if current_model_dir(settings.models_dir) is None:
+        set_current(settings.models_dir, card.name)
+    return Trained(card, held_out)
+
+
+def train_and_promote(
+    *,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    request: TrainRequest,
+    promote_if_better: bool = True,
+    progress: bool = True,
+) -> Outcome:
+    """`train_version`, then, if asked, compare it with the current version on the same
+    held-out reviews and promote it if it is strictly better."""
+    trained = train_version(settings=settings, request=request, progress=progress)
+    card = trained.card
+    if not promote_if_better:
+        return Outcome(card, None, None)
+    verdict = compare_on_held_out(
+        settings=settings, candidate=card, eval_examples=trained.eval_examples
+    )
+    if verdict.current is None:
+        return Outcome(card, verdict, 0)  # it became current as the first model
+    if not verdict.better:
+        return Outcome(card, verdict, None)
+    remaining = promote_everywhere(
+        settings=settings, session_factory=session_factory, name=card.name, progress=progress
+    )
+    return Outcome(card, verdict, remaining)
+
+
+def load_version(*, settings: Settings, name: str) -> Classifier:
+    """The classifier saved in models/<name>, or ModelNotFoundError (also for names such as
+    "../x" that would reach outside the models folder)."""
+    return versions.load(model_dir(settings.models_dir, name), device=settings.device)
+
+
+def compare_on_held_out(
+    *, settings: Settings, candidate: ModelCard, eval_examples: Sequence[Example]
+) -> Verdict:
+    """Score the current model on the candidate's held-out reviews and compare accuracies."""
+    accuracy = candidate.metrics.get("accuracy")
+    if not isinstance(accuracy, float):
+        raise ValueError(f"model {candidate.name} has no held-out accuracy in its card")
+    current_dir = current_model_dir(settings.models_dir)
+    if current_dir is None or current_dir.name == candidate.name:
+        return Verdict(candidate.name, accuracy, None, None)
+    current = versions.load(current_dir, device=settings.device)
+    current_accuracy = evaluate(classifier=current, examples=eval_examples)["accuracy"]
+    return Verdict(candidate.name, accuracy, current_dir.name, float(current_accuracy))
+
+
+def score_version(
+    *,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
+    name: str,
+    promote: bool = False,
+    progress: bool = True,
+    stop: threading.Event | None = None,
+) -> int:
+    """Score every review with version `name`, keeping its scores beside the current ones (so
+    that the site can compare the two); with `promote`, then make it current. Resumable; how
+    many reviews are left when it stops (0: all scored, and `name` current if promoted)."""
+    classifier = load_version(settings=settings, name=name)
+    score_pending(
+        session_factory=session_factory, classifier=classifier, progress=progress, stop=stop
+    )
+    with session_factory() as session:
+        remaining = count_unscored(session=session, version=classifier.version)
+    if promote and remaining == 0:
+        set_current(settings.models_dir, name)
+        log.info("model %s is now current", name)
+    elif promote:
+        log.info("promotion of %s stopped with %d reviews to go; run it again", name, remaining)
+    return remaining
+
+
+def promote_everywhere(
+    *, settings: Settings, session_factory: sessionmaker[Session], name: str, progress: bool = True
+) -> int:
+    """`score_version` with promotion, or, where the database has no tables yet (nothing to
+    re-score), just make `name` current; how many reviews are left (0: `name` is current)."""
+    model_dir(settings.models_dir, name)  # ModelNotFoundError before any work
+    with session_factory() as session:
+        has_reviews = inspect(session.get_bind()).has_table("reviews")
+    if not has_reviews:
+        set_current(settings.models_dir, name)
+        return 0
+    return score_version(
+        settings=settings,
+        session_factory=session_factory,
+        name=name,
+        promote=True,
+        progress=progress,
+    )
+
+
+def baseline_to_compare(*, settings: Settings, progress: bool = True) -> str | None:
+    """The NB-SVM version to score beside the current model, trained on the default sample if
+    there is none yet (seconds); None if NB-SVM is itself the current model."""
+    current = current_model_dir(settings.models_dir)
+    baselines = [card for card in list_models(settings.models_dir) if card.kind == NBSVM]
+    if baselines:
+        name = baselines[0].name
+    else:
+        request = TrainRequest(kind=NBSVM)
+        name = train_version(settings=settings, request=request, progress=progress).card.name
+    return None if current is not None and current.name == name else name
+
+
+class PromotionRunner:
+    """Runs at most one promotion (or scoring for comparison) at a time in a background thread
+    of the web process."""
+
+    def __init__(self, *, settings: Settings, session_factory: sessionmaker[Session]) -> None:
+        self._settings = settings
+        self._session_factory = session_factory
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.running: str | None = None
+        self.make_current = False  # whether the running job ends in a promotion
+
+    def start(self, name: str, *, make_current: bool = True) -> bool:
+        """Start promoting `name` (or only scoring every review with it); False if a job is
+        already running."""
+        if self._thread is not None and self._thread.is_alive():
+            return False
+        model_dir(self._settings.models_dir, name)  # fail now, in the request, if it is unusable
+        self.running, self.make_current = name, make_current
+        self._thread = threading.Thread(target=self._run, args=(name, make_current), daemon=True)
+        self._thread.start()
+        return True
+
+    def _run(self, name: str, make_current: bool) -> None:
+        try:
+            score_version(
+                settings=self._settings,
+                session_factory=self._session_factory,
+                name=name,
+                promote=make_current,
+                progress=False,
+                stop=self._stop,
+            )
+        except (ModelNotFoundError, OSError, RuntimeError):
+            log.exception("promoting %s failed", name)
+        finally:
+            self.running = None
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
