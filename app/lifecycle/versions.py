@@ -148,6 +148,9 @@ def train_version(
             out_dir=out_dir,
             train_examples=examples,
             eval_examples=held_out,
+            calibration_examples=pools.calibration_sample(
+                n=args.calibration_size, seed=args.seed, disjoint_from=n_train
+            ),
             args=args,
             dataset=dataset,
             progress=progress,

@@ -12,6 +12,7 @@ from app import accuracy, scoring
 from app.deps import ModelVersion, SessionDep, SettingsDep, get_optional_user
 from app.lifecycle import comparison
 from app.sentiment import learning_curve, registry
+from app.sentiment.calibration import Calibration
 from app.templating import render
 
 router = APIRouter(dependencies=[Depends(get_optional_user)], include_in_schema=False)
@@ -29,6 +30,9 @@ def how_it_works(
     context = {
         "cards": cards,
         "current": current,
+        "calibration": (
+            Calibration.load(settings.models_dir / current.name) if current is not None else None
+        ),
         "curve": learning_curve.curve_table(results_path=results) if results.exists() else None,
         "has_plot": (settings.learning_curve_dir / "learning_curve.png").exists(),
         "site_accuracy": accuracy.accuracy(session=session, version=version),

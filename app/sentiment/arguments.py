@@ -46,6 +46,9 @@ class TrainingArguments:
     "random": the usual random head."""
     device: str = "auto"
     """"auto" (CUDA when there is one, else the CPU), "cpu" or "cuda"; mixed precision on CUDA."""
+    calibration_size: int = 500
+    """Labeled train texts outside the training sample on which the temperature that makes the
+    model's certainty honest is fitted (app/sentiment/calibration.py); 0: no calibration."""
     eval_batch_size: int = 32
     """Windows per forward pass when scoring the held-out texts."""
 

@@ -60,6 +60,18 @@ class Pools:
         _rng(f"order-{seed}-{n}").shuffle(chosen)
         return _examples(chosen)
 
+    def calibration_sample(self, *, n: int, seed: int, disjoint_from: int) -> list[Example]:
+        """n balanced train texts outside `train_sample(n=disjoint_from, seed=seed)` (taken from
+        the other end of the same shuffle), to calibrate a model on texts it never learned from;
+        the test split stays for evaluation alone."""
+        chosen: list[LabeledText] = []
+        for (label, count), (_, used) in zip(_halves(n), _halves(disjoint_from), strict=True):
+            pool = self._shuffled("train", label, seed, wanted=count)
+            if used + count > len(pool):
+                raise ValueError(f"{disjoint_from} training texts leave too few to calibrate on")
+            chosen.extend(pool[len(pool) - count :])
+        return _examples(chosen)
+
     def eval_sample(self, size: int | None) -> list[Example]:
         """`size` balanced test texts, the same for every model and seed (None: all of them)."""
         if size is None:

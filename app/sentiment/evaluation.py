@@ -4,21 +4,47 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from tqdm import tqdm
 
+from app.sentiment.calibration import expected_calibration_error, reliability
 from app.sentiment.classifier import Classifier, Prediction
 from app.sentiment.data import Example
 
 CHUNK = 64  # reviews per progress-bar step
+Metrics = dict[str, float | int]
 
 
-def evaluate(
+@dataclass(frozen=True)
+class Evaluation:
+    """A classifier's scores of held-out examples, with the seconds scoring took."""
+
+    p_positive: list[float]
+    labels: list[int]
+    seconds: float
+
+    def metrics(self) -> Metrics:
+        """Accuracy, calibration error and the share predicted positive (empty if no examples)."""
+        n = len(self.labels)
+        if not n:
+            return {"n_eval": 0}
+        guesses = [int(Prediction(p).is_positive) for p in self.p_positive]
+        correct = sum(guess == label for guess, label in zip(guesses, self.labels, strict=True))
+        return {
+            "accuracy": correct / n,
+            "n_eval": n,
+            "ece": round(expected_calibration_error(reliability(self.p_positive, self.labels)), 4),
+            # A share far from the labels' own share shows a model leaning to one side.
+            "predicted_positive": sum(guesses) / n,
+            "eval_seconds": round(self.seconds, 1),
+        }
+
+
+def score_examples(
     *, classifier: Classifier, examples: Sequence[Example], progress: bool = True
-) -> dict[str, float | int]:
-    """Accuracy and friends of `classifier` on `examples`, with the seconds scoring took."""
-    if not examples:
-        return {"n_eval": 0}
+) -> Evaluation:
+    """Score `examples` with `classifier`, with a progress bar."""
     started = time.perf_counter()
     texts = [text for text, _ in examples]
     predictions: list[Prediction] = []
@@ -26,14 +52,15 @@ def evaluate(
         for start in range(0, len(texts), CHUNK):
             predictions.extend(classifier.predict(texts[start : start + CHUNK]))
             bar.update(len(texts[start : start + CHUNK]))
-    seconds = time.perf_counter() - started
-    guesses = [int(prediction.is_positive) for prediction in predictions]
-    labels = [label for _, label in examples]
-    correct = sum(guess == label for guess, label in zip(guesses, labels, strict=True))
-    return {
-        "accuracy": correct / len(examples),
-        "n_eval": len(examples),
-        # A share far from the labels' own share shows a model leaning to one side.
-        "predicted_positive": sum(guesses) / len(examples),
-        "eval_seconds": round(seconds, 1),
-    }
+    return Evaluation(
+        p_positive=[prediction.p_positive for prediction in predictions],
+        labels=[label for _, label in examples],
+        seconds=time.perf_counter() - started,
+    )
+
+
+def evaluate(
+    *, classifier: Classifier, examples: Sequence[Example], progress: bool = True
+) -> Metrics:
+    """Accuracy and friends of `classifier` on `examples`, with the seconds scoring took."""
+    return score_examples(classifier=classifier, examples=examples, progress=progress).metrics()

@@ -15,7 +15,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +28,14 @@ from app.sentiment.anchors import POSITIVE as ANCHORS_POSITIVE
 from app.sentiment.anchors import anchor_head
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.baselines import NBSVM, BaselineClassifier
+from app.sentiment.calibration import (
+    Calibration,
+    expected_calibration_error,
+    fit_temperature,
+    fold_into_head,
+    reliability,
+    with_temperature,
+)
 from app.sentiment.classifier import (
     TransformerClassifier,
     mixed_precision,
@@ -36,8 +44,8 @@ from app.sentiment.classifier import (
     special_tokens,
 )
 from app.sentiment.data import Example, describe
-from app.sentiment.evaluation import evaluate
-from app.sentiment.modeling import new_classifier
+from app.sentiment.evaluation import Evaluation, evaluate, score_examples
+from app.sentiment.modeling import MeanPoolingForSequenceClassification, new_classifier
 from app.sentiment.registry import NBSVM as NBSVM_KIND
 from app.sentiment.registry import ModelCard, write_card
 
@@ -50,13 +58,16 @@ def train(
     out_dir: Path,
     train_examples: Sequence[Example],
     eval_examples: Sequence[Example],
+    calibration_examples: Sequence[Example] = (),
     args: TrainingArguments = TrainingArguments(),
     base_model_name: str = "",
     dataset: str = "",
     progress: bool = True,
 ) -> ModelCard:
-    """Fine-tune the checkpoint at `base_model` on the examples, score the held-out ones, and
-    save it in `out_dir`. The card names the base by `base_model_name` (its public name)."""
+    """Fine-tune the checkpoint at `base_model` on the examples, calibrate its certainty on
+    `calibration_examples` (if any: texts kept out of both other sets), score the held-out
+    ones, and save it in `out_dir`. The card names the base by `base_model_name` (its public
+    name)."""
     if not train_examples:
         raise ValueError("no training examples")
     if out_dir.exists():
@@ -85,11 +96,25 @@ def train(
     classifier = TransformerClassifier(
         model, tokenizer, version=out_dir.name, device=str(target), batch_size=args.eval_batch_size
     )
-    metrics = evaluate(classifier=classifier, examples=eval_examples, progress=progress)
+    if calibration_examples:
+        calibration, held_out = _calibrate(
+            model,
+            classifier,
+            fit_on=calibration_examples,
+            held_out=eval_examples,
+            progress=progress,
+        )
+        metrics = held_out.metrics()
+    else:
+        calibration = None
+        metrics = evaluate(classifier=classifier, examples=eval_examples, progress=progress)
+    if calibration is not None:
+        metrics["temperature"] = round(calibration.temperature, 4)
+        metrics["ece_before_calibration"] = round(expected_calibration_error(calibration.before), 4)
     hyperparameters = {
         key: value
         for key, value in asdict(args).items()
-        if key not in ("seed", "device", "eval_batch_size", "head_init")
+        if key not in ("seed", "device", "eval_batch_size", "head_init", "calibration_size")
     }
     card = ModelCard(
         name=out_dir.name,
@@ -117,9 +142,37 @@ def train(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         dataset=dataset or f"{describe(train_examples)} labelled texts",
     )
-    _save(model, tokenizer, card, out_dir)
+    _save(model, tokenizer, card, out_dir, calibration)
     log.info("saved %s: %s", out_dir, metrics)
     return card
+
+
+def _calibrate(
+    model: MeanPoolingForSequenceClassification,
+    classifier: TransformerClassifier,
+    *,
+    fit_on: Sequence[Example],
+    held_out: Sequence[Example],
+    progress: bool,
+) -> tuple[Calibration, Evaluation]:
+    """Fit the temperature on `fit_on` and fold it into the head; the calibration, and the
+    held-out scores as the calibrated model gives them (the uncalibrated ones with logits
+    divided by T: one scoring pass serves the reliability diagrams before and after)."""
+    fit = score_examples(classifier=classifier, examples=fit_on, progress=progress)
+    temperature = fit_temperature(fit.p_positive, fit.labels)
+    before = score_examples(classifier=classifier, examples=held_out, progress=progress)
+    fold_into_head(model.classifier, temperature)
+    after = replace(
+        before, p_positive=[with_temperature(p, temperature) for p in before.p_positive]
+    )
+    log.info("calibrated on %d texts: temperature %.3f", len(fit_on), temperature)
+    calibration = Calibration(
+        temperature=temperature,
+        n_fit=len(fit_on),
+        before=reliability(before.p_positive, before.labels),
+        after=reliability(after.p_positive, after.labels),
+    )
+    return calibration, after
 
 
 def train_nbsvm(
@@ -257,11 +310,17 @@ def _warmup_then_decay(
 
 
 def _save(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, card: ModelCard, out_dir: Path
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    card: ModelCard,
+    out_dir: Path,
+    calibration: Calibration | None,
 ) -> None:
     def write_weights(folder: Path) -> None:
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)
+        if calibration is not None:
+            calibration.save(folder)
 
     _save_files(out_dir, card, write_weights)
 

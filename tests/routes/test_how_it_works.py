@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.lifecycle import versions as promotion
 from app.scoring import score_pending
+from app.sentiment.calibration import Calibration, reliability, with_temperature
 from app.sentiment.learning_curve import Run, append_result
 from app.sentiment.registry import current_model_dir, set_current
 from tests.factories import FakeClassifier, make_movie, make_review, make_user
@@ -59,6 +60,28 @@ def test_page_shows_the_current_card_and_the_measured_curve(
     rows = [text(tr) for tr in doc.select(".versions tbody tr")]
     assert len(rows) == 2 and "current" in next(r for r in rows if "fake-v1" in r)
     assert doc.select(".versions form") == []  # promotion is for admins
+
+
+def test_page_shows_the_calibration_with_a_reliability_diagram(
+    client: TestClient, settings: Settings
+) -> None:
+    make_card(settings.models_dir, "fake-v1", accuracy=0.873)
+    scores, labels = [0.99] * 80 + [0.7] * 20, [1] * 70 + [0] * 10 + [1] * 14 + [0] * 6
+    Calibration(
+        temperature=2.5,
+        n_fit=500,
+        before=reliability(scores, labels),
+        after=reliability([with_temperature(p, 2.5) for p in scores], labels),
+    ).save(settings.models_dir / "fake-v1")
+
+    doc = page(client.get("/how-it-works"))
+
+    figure = doc.select_one("figure.reliability")
+    assert figure is not None and "temperature 2.50" in text(figure)
+    assert "fitted on 500 labeled reviews" in text(doc.select_one(".card-section"))
+    # One point per non-empty bin, before and after.
+    assert len(figure.select("circle.before")) == 2
+    assert len(figure.select("circle.after")) == 2
 
 
 def test_page_without_measurements_says_how_to_make_them(client: TestClient) -> None:

@@ -16,6 +16,7 @@ from app.lifecycle.versions import TrainRequest, train_version
 from app.sentiment import versions
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.baselines import BaselineClassifier
+from app.sentiment.calibration import Calibration, expected_calibration_error
 from app.sentiment.classifier import TransformerClassifier
 from app.sentiment.evaluation import evaluate
 from app.sentiment.modeling import MeanPoolingForSequenceClassification
@@ -74,6 +75,21 @@ def test_training_writes_a_complete_model_folder(tiny_model: TinyModel) -> None:
     # The base by its public name, never a path of the machine that trained it.
     assert card.base_model == "sentence-transformers/all-MiniLM-L6-v2"
     assert "/work" not in (tiny_model.path / "README.md").read_text()
+
+
+def test_training_calibrates_the_certainty_on_texts_it_never_learned_from(
+    tiny_model: TinyModel,
+) -> None:
+    calibration = Calibration.load(tiny_model.path)
+    metrics = tiny_model.card.metrics
+
+    assert calibration is not None
+    assert calibration.n_fit == TrainingArguments().calibration_size
+    assert metrics["temperature"] == pytest.approx(calibration.temperature, abs=1e-4)
+    assert sum(b.count for b in calibration.after) == TINY_EVAL
+    # Fitted on other texts, the temperature still lowers the held-out calibration error.
+    assert metrics["ece"] <= metrics["ece_before_calibration"]
+    assert metrics["ece"] == pytest.approx(expected_calibration_error(calibration.after), abs=1e-3)
 
 
 def test_model_files_are_readable_as_the_umask_allows(tiny_model: TinyModel) -> None:
