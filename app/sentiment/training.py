@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import torch
 from tqdm import tqdm
@@ -116,10 +117,13 @@ def train(
         for key, value in asdict(args).items()
         if key not in ("seed", "device", "eval_batch_size", "head_init", "calibration_size")
     }
-    card = ModelCard(
-        name=out_dir.name,
+    card = _card(
+        out_dir=out_dir,
+        train_examples=train_examples,
+        dataset=dataset,
+        train_seconds=train_seconds,
+        device=target,
         base_model=base_model_name or Path(base_model).name,
-        n_train=len(train_examples),
         seed=args.seed,
         hyperparameters={
             **hyperparameters,
@@ -137,13 +141,8 @@ def train(
             "device": target.type,
         },
         metrics={**metrics, "train_loss": round(train_loss, 4)},
-        train_seconds=round(train_seconds, 1),
-        hardware=describe_hardware(target),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        dataset=dataset or f"{describe(train_examples)} labelled texts",
     )
     _save(model, tokenizer, card, out_dir, calibration)
-    log.info("saved %s: %s", out_dir, metrics)
     return card
 
 
@@ -194,10 +193,13 @@ def train_nbsvm(
     train_seconds = time.perf_counter() - started
     classifier = BaselineClassifier(baseline, version=out_dir.name)
     metrics = evaluate(classifier=classifier, examples=eval_examples, progress=progress)
-    card = ModelCard(
-        name=out_dir.name,
+    card = _card(
+        out_dir=out_dir,
+        train_examples=train_examples,
+        dataset=dataset,
+        train_seconds=train_seconds,
+        device=torch.device("cpu"),
         base_model="none (trained from scratch)",
-        n_train=len(train_examples),
         seed=seed,
         hyperparameters={
             "features": "binary word uni- and bigrams scaled by naive-Bayes log-count ratios",
@@ -206,15 +208,31 @@ def train_nbsvm(
             "linear model": "logistic regression (liblinear, L2)",
         },
         metrics={**metrics},
-        train_seconds=round(train_seconds, 1),
-        hardware=describe_hardware(torch.device("cpu")),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        dataset=dataset or f"{describe(train_examples)} labelled texts",
         kind=NBSVM_KIND,
     )
     _save_files(out_dir, card, lambda folder: baseline.save(folder))
-    log.info("saved %s: %s", out_dir, metrics)
     return card
+
+
+def _card(
+    *,
+    out_dir: Path,
+    train_examples: Sequence[Example],
+    dataset: str,
+    train_seconds: float,
+    device: torch.device,
+    **fields: Any,
+) -> ModelCard:
+    """The card of a model trained on `train_examples`: what every card records, and `fields`."""
+    return ModelCard(
+        name=out_dir.name,
+        n_train=len(train_examples),
+        train_seconds=round(train_seconds, 1),
+        hardware=describe_hardware(device),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        dataset=dataset or f"{describe(train_examples)} labelled texts",
+        **fields,
+    )
 
 
 def _fit(
@@ -336,6 +354,7 @@ def _save_files(out_dir: Path, card: ModelCard, write_weights: Callable[[Path], 
     write_card(partial, card)
     _mode_from_umask(partial)
     partial.rename(out_dir)
+    log.info("saved %s: %s", out_dir, card.metrics)
 
 
 def _mode_from_umask(folder: Path) -> None:
