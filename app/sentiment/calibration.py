@@ -25,6 +25,8 @@ from app.sentiment.labels import label_of
 
 BINS = 10
 FILE_NAME = "calibration.json"
+MIN_FIT_TEXTS = 50
+"""With fewer held-out labeled texts than this the temperature would be noise: no calibration."""
 _EPSILON = 1e-7
 # Searched on a log scale: T from about 0.05 (sharpen) to 20 (soften).
 _LOG_T_RANGE = (-3.0, 3.0)

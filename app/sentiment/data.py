@@ -61,15 +61,14 @@ class Pools:
         return _examples(chosen)
 
     def calibration_sample(self, *, n: int, seed: int, disjoint_from: int) -> list[Example]:
-        """n balanced train texts outside `train_sample(n=disjoint_from, seed=seed)` (taken from
-        the other end of the same shuffle), to calibrate a model on texts it never learned from;
-        the test split stays for evaluation alone."""
-        chosen: list[LabeledText] = []
-        for (label, count), (_, used) in zip(_halves(n), _halves(disjoint_from), strict=True):
-            pool = self._shuffled("train", label, seed, wanted=count)
-            if used + count > len(pool):
-                raise ValueError(f"{disjoint_from} training texts leave too few to calibrate on")
-            chosen.extend(pool[len(pool) - count :])
+        """Up to n balanced train texts outside `train_sample(n=disjoint_from, seed=seed)`
+        (taken from the other end of the same shuffle), to calibrate a model on texts it never
+        learned from; fewer when the split has fewer to spare. The test split stays for
+        evaluation alone."""
+        used = dict(_halves(disjoint_from))
+        pools = {label: self._shuffled("train", label, seed, wanted=used[label]) for label in used}
+        per_label = max(0, min(n // 2, *(len(pools[label]) - used[label] for label in pools)))
+        chosen = [item for pool in pools.values() for item in pool[len(pool) - per_label :]]
         return _examples(chosen)
 
     def eval_sample(self, size: int | None) -> list[Example]:

@@ -30,6 +30,7 @@ from app.sentiment.anchors import anchor_head
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.baselines import NBSVM, BaselineClassifier
 from app.sentiment.calibration import (
+    MIN_FIT_TEXTS,
     Calibration,
     expected_calibration_error,
     fit_temperature,
@@ -66,9 +67,9 @@ def train(
     progress: bool = True,
 ) -> ModelCard:
     """Fine-tune the checkpoint at `base_model` on the examples, calibrate its certainty on
-    `calibration_examples` (if any: texts kept out of both other sets), score the held-out
-    ones, and save it in `out_dir`. The card names the base by `base_model_name` (its public
-    name)."""
+    `calibration_examples` (texts kept out of both other sets; skipped with fewer than
+    MIN_FIT_TEXTS), score the held-out ones, and save it in `out_dir`. The card names the base
+    by `base_model_name` (its public name)."""
     if not train_examples:
         raise ValueError("no training examples")
     if out_dir.exists():
@@ -97,7 +98,7 @@ def train(
     classifier = TransformerClassifier(
         model, tokenizer, version=out_dir.name, device=str(target), batch_size=args.eval_batch_size
     )
-    if calibration_examples:
+    if len(calibration_examples) >= MIN_FIT_TEXTS:
         calibration, held_out = _calibrate(
             model,
             classifier,

@@ -37,3 +37,24 @@ def test_samples_depend_on_the_seed_and_the_held_out_one_on_nothing() -> None:
     assert pools.train_sample(n=6, seed=1) == first
     assert pools.train_sample(n=6, seed=2) != first
     assert pools.eval_sample(6) == _pools().eval_sample(6)
+
+
+def test_calibration_texts_are_train_texts_the_model_does_not_learn_from() -> None:
+    pools = _pools()
+    train = pools.train_sample(n=10, seed=0)
+    calibration = pools.calibration_sample(n=8, seed=0, disjoint_from=10)
+
+    assert describe(calibration) == "8 (4 positive, 4 negative)"
+    assert all(text.startswith("train ") for text, _ in calibration)
+    assert not set(calibration) & set(train)
+    # The same texts stay out of every smaller sample of that seed, too.
+    assert not set(calibration) & set(pools.train_sample(n=4, seed=0))
+
+
+def test_calibration_takes_what_the_train_split_can_spare() -> None:
+    pools = _pools(per_class=12)
+
+    assert describe(pools.calibration_sample(n=100, seed=0, disjoint_from=20)) == (
+        "4 (2 positive, 2 negative)"
+    )
+    assert pools.calibration_sample(n=100, seed=0, disjoint_from=24) == []
