@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(
         default="",
-        description="Signs session cookies and API tokens; `textflix demo` writes one to .env.",
+        description="Signs session cookies; `textflix demo` writes one to .env.",
     )
     models_dir: Path = PROJECT_ROOT / "models"
     base_model: str = Field(

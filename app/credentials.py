@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, delete, select, update
+from sqlalchemy import CursorResult, Result, Update, delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from app.models import ApiToken, User, UserSession, utcnow
@@ -39,6 +39,13 @@ def _rowcount(result: Result[Any]) -> int:
 
 def _is_stale(moment: datetime | None, now: datetime) -> bool:
     return moment is None or now - _aware(moment) >= TOUCH_EVERY
+
+
+def _touch(session: Session, statement: Update, **values: datetime) -> None:
+    """Record a use. A plain UPDATE, so a row ended meanwhile by another request (a log-out)
+    is simply not matched rather than an ORM stale-data error."""
+    session.execute(statement.values(**values).execution_options(synchronize_session=False))
+    session.commit()
 
 
 def start_session(*, session: Session, user: User, user_agent: str, max_age: int) -> str:
@@ -74,8 +81,8 @@ def find_session(*, session: Session, key: str) -> UserSession | None:
         .where(UserSession.key_hash == secret_digest(key), UserSession.expires_at > now)
     )
     if found is not None and _is_stale(found.last_seen_at, now):
+        _touch(session, update(UserSession).where(UserSession.id == found.id), last_seen_at=now)
         found.last_seen_at = now
-        session.commit()
     return found
 
 
@@ -130,8 +137,8 @@ def find_token(*, session: Session, token: str) -> ApiToken | None:
         )
     )
     if found is not None and _is_stale(found.last_used_at, now):
+        _touch(session, update(ApiToken).where(ApiToken.id == found.id), last_used_at=now)
         found.last_used_at = now
-        session.commit()
     return found
 
 

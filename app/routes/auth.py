@@ -19,7 +19,7 @@ from app.deps import (
     UserSessionDep,
     get_optional_user,
 )
-from app.models import User
+from app.models import User, UserSession
 from app.security import SESSION_KEY
 from app.templating import render
 from app.throttle import Throttled
@@ -43,9 +43,17 @@ def _safe_next(target: str) -> str:
 
 
 def _signed_in(
-    request: Request, session: SessionDep, settings: SettingsDep, user: User, target: str
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    previous: UserSession | None,
+    user: User,
+    target: str,
 ) -> Response:
-    # A fresh cookie (and CSRF token) on sign-in, so a token planted before it is useless.
+    # A fresh session, cookie and CSRF token on sign-in, so a token planted before it is
+    # useless; the browser's previous session, if any, ends.
+    if previous is not None:
+        credentials.end_session(session=session, user=previous.user, session_id=previous.id)
     request.session.clear()
     request.session[SESSION_KEY] = credentials.start_session(
         session=session,
@@ -86,6 +94,7 @@ def signup(
     settings: SettingsDep,
     throttle: ThrottleDep,
     ip: ClientIp,
+    previous: UserSessionDep,
     username: Username = "",
     password: Password = "",
     next: Next = "/",
@@ -114,7 +123,7 @@ def signup(
             error=str(exc),
             status_code=422,
         )
-    return _signed_in(request, session, settings, user, next)
+    return _signed_in(request, session, settings, previous, user, next)
 
 
 @router.get("/login")
@@ -129,6 +138,7 @@ def login(
     settings: SettingsDep,
     throttle: ThrottleDep,
     ip: ClientIp,
+    previous: UserSessionDep,
     username: Username = "",
     password: Password = "",
     next: Next = "/",
@@ -158,7 +168,7 @@ def login(
             error="Wrong username or password.",
             status_code=401,
         )
-    return _signed_in(request, session, settings, user, next)
+    return _signed_in(request, session, settings, previous, user, next)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])

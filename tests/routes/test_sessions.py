@@ -25,6 +25,12 @@ def _signed_in(client: TestClient) -> bool:
     return "Log out" in text(page(client.get("/")).select_one(".site-header nav"))
 
 
+def _replay(client: TestClient, cookie: str) -> None:
+    """Send an old copy of the session cookie, as whoever stole it would."""
+    client.cookies.clear()
+    client.cookies.set(COOKIE, cookie)
+
+
 def _token(client: TestClient, username: str, name: str = "", password: str = PASSWORD) -> str:
     response = client.post(
         "/api/token", data={"username": username, "password": password, "name": name}
@@ -58,7 +64,7 @@ def test_log_out_ends_the_session_so_a_copy_of_its_cookie_is_refused(
     assert _signed_in(client)
 
     assert _post(client, "/logout") == 303
-    client.cookies.set(COOKIE, stolen)  # the old cookie, replayed
+    _replay(client, stolen)
 
     assert not _signed_in(client)
     assert client.get("/account", follow_redirects=False).status_code == 303  # to /login
@@ -270,3 +276,37 @@ def test_account_forms_need_the_csrf_token(client: TestClient, session: Session,
 def test_account_page_needs_a_signed_in_user(client: TestClient) -> None:
     response = client.get("/account", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_signing_in_again_ends_the_browsers_previous_session(
+    client: TestClient, session: Session
+) -> None:
+    make_user(session, username="kim")
+    make_user(session, username="lee")
+    log_in(client, "kim")
+    old = client.cookies[COOKIE]
+
+    log_in(client, "lee")
+    _replay(client, old)
+
+    assert not _signed_in(client)
+    assert len(session.scalars(select(UserSession)).all()) == 1
+
+
+def test_last_seen_is_recorded_at_most_every_few_minutes(
+    client: TestClient, session: Session
+) -> None:
+    make_user(session, username="max")
+    log_in(client, "max")
+    long_ago = utcnow() - timedelta(hours=1)
+    session.execute(update(UserSession).values(last_seen_at=long_ago))
+    session.commit()
+
+    client.get("/")
+    first = session.scalars(select(UserSession.last_seen_at)).one()
+    client.get("/")
+    session.expire_all()
+    second = session.scalars(select(UserSession.last_seen_at)).one()
+
+    assert first.replace(tzinfo=None) > long_ago.replace(tzinfo=None)
+    assert second == first
