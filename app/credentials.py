@@ -32,6 +32,11 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _label(name: str) -> str:
+    """A token's name as stored: printable characters only (no NUL, no lone surrogates)."""
+    return "".join(char for char in name if char.isprintable()).strip()[:64]
+
+
 def _rowcount(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE touched."""
     return cast(CursorResult[Any], result).rowcount
@@ -111,11 +116,16 @@ def end_session(*, session: Session, user: User, session_id: int) -> bool:
 def issue_token(*, session: Session, user: User, name: str, max_age: int) -> tuple[ApiToken, str]:
     """A new API token for `user`: its row, and the token itself (shown once, never stored)."""
     now = utcnow()
+    session.execute(
+        delete(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.expires_at <= now)
+        .execution_options(synchronize_session=False)
+    )
     token = new_secret(TOKEN_PREFIX)
     row = ApiToken(
         token_hash=secret_digest(token),
         user_id=user.id,
-        name=name.strip()[:64] or "API token",
+        name=_label(name) or "API token",
         created_at=now,
         expires_at=now + timedelta(seconds=max_age),
     )

@@ -246,7 +246,8 @@ class UserSession(Base):
 class ApiToken(Base):
     """A bearer token for the JSON API; stored as a SHA-256 hash, revoked by setting revoked_at.
 
-    Revoked tokens are kept (not deleted) so the owner's list can say when each one ended.
+    A revoked token's row stays, with when it was revoked, until it would have expired; expired
+    rows are swept when their user next gets a token.
     """
 
     __tablename__ = "api_tokens"

@@ -310,3 +310,12 @@ def test_last_seen_is_recorded_at_most_every_few_minutes(
 
     assert first.replace(tzinfo=None) > long_ago.replace(tzinfo=None)
     assert second == first
+
+
+def test_token_names_keep_only_printable_characters(client: TestClient, session: Session) -> None:
+    make_user(session, username="ned")
+
+    token = _token(client, "ned", name="lap\x00top\n")
+
+    assert _token_works(client, token)
+    assert session.scalars(select(ApiToken.name)).one() == "laptop"
