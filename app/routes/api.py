@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
@@ -249,7 +249,15 @@ def delete_review(session: SessionDep, review: ReviewDep, user: ApiUser) -> Resp
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/sentiment", response_model=SentimentResult)
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Over a throttle: try again after the Retry-After header's seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    }
+}
+
+
+@router.post("/sentiment", response_model=SentimentResult, responses=THROTTLED)
 def score_text(
     settings: SettingsDep,
     classifier: ClassifierDep,
@@ -287,7 +295,7 @@ def score_text(
     )
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=THROTTLED)
 def issue_token(
     session: SessionDep,
     settings: SettingsDep,

@@ -207,3 +207,9 @@ def test_limits_are_validated_at_start_up(database_url: str) -> None:
     )
     with pytest.raises(RuntimeError, match="TEXTFLIX_RATE_LIMIT_STORAGE"):
         create_app(bad_storage, load_model=False)
+
+
+def test_the_api_documents_its_throttles(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/api/token", "/api/sentiment"):
+        assert "Retry-After" in paths[path]["post"]["responses"]["429"]["headers"]
