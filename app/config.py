@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import limits
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -30,7 +31,7 @@ class Settings(BaseSettings):
     )
     secret_key: str = Field(
         default="",
-        description="Signs session cookies and API tokens; `textflix demo` writes one to .env.",
+        description="Signs session cookies; `textflix demo` writes one to .env.",
     )
     models_dir: Path = PROJECT_ROOT / "models"
     base_model: str = Field(
@@ -56,6 +57,29 @@ class Settings(BaseSettings):
     page_size: int = Field(default=24, ge=1, le=200)
     session_max_age: int = Field(default=14 * 24 * 3600, ge=60)
     secure_cookies: bool = False
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where throttle counters live (the `limits` library's storage URI): "
+        "memory:// counts per process; when several processes serve, point them all at one "
+        "redis://host:6379 or memcached://host:11211 (install the redis or pymemcache package).",
+    )
+    login_failures_per_account: str = Field(
+        default="5 per 15 minutes", description="Failed log-ins allowed per account name."
+    )
+    login_failures_per_ip: str = Field(
+        default="30 per 15 minutes", description="Failed log-ins allowed per client IP address."
+    )
+    signups_per_ip: str = Field(default="10 per hour", description="Sign-ups per client IP.")
+    anonymous_sentiment_per_ip: str = Field(
+        default="10 per minute",
+        description="POST /api/sentiment calls per client IP without signing in.",
+    )
+    anonymous_max_sentiment_chars: int = Field(
+        default=2_000,
+        ge=100,
+        description="Longest text /api/sentiment scores without signing in (signed-in callers "
+        "get max_review_chars).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -66,6 +90,22 @@ class Settings(BaseSettings):
             )
         if value.startswith("postgresql://"):
             return "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator(
+        "login_failures_per_account",
+        "login_failures_per_ip",
+        "signups_per_ip",
+        "anonymous_sentiment_per_ip",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        try:
+            limits.parse(value)
+        except ValueError as exc:
+            raise ValueError(
+                f"{value!r} is not a rate limit: write e.g. '5 per 15 minutes'"
+            ) from exc
         return value
 
     def base_model_name(self) -> str:

@@ -8,11 +8,13 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request, status
 from sqlalchemy.orm import Session
 
+from app import credentials
 from app.config import Settings
 from app.lifecycle.serving import ModelHolder
-from app.models import Movie, Review, User
-from app.security import CSRF_FORM_FIELD, CSRF_HEADER, TokenSigner, csrf_valid
+from app.models import Movie, Review, User, UserSession
+from app.security import CSRF_FORM_FIELD, CSRF_HEADER, SESSION_KEY, csrf_valid
 from app.sentiment.classifier import Classifier
+from app.throttle import Throttle
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -43,24 +45,40 @@ def get_model_version(
     return classifier.version if classifier is not None else None
 
 
-def get_token_signer(request: Request) -> TokenSigner:
-    signer: TokenSigner = request.app.state.token_signer
-    return signer
+def get_throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.throttle
+    return throttle
 
 
-TokenSignerDep = Annotated[TokenSigner, Depends(get_token_signer)]
+def get_client_ip(request: Request) -> str:
+    """The caller's address; behind a proxy, uvicorn --proxy-headers makes it the real one."""
+    return request.client.host if request.client else "unknown"
+
+
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
+ClientIp = Annotated[str, Depends(get_client_ip)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
 ClassifierDep = Annotated[Classifier | None, Depends(get_classifier)]
 ModelVersion = Annotated[str | None, Depends(get_model_version)]
 
 
-def get_optional_user(request: Request, session: SessionDep) -> User | None:
-    """The signed-in user from the session cookie, also left on request.state for templates."""
-    user_id = request.session.get("user_id")
-    user = session.get(User, user_id) if isinstance(user_id, int) else None
-    request.state.user = user
-    return user
+def get_user_session(request: Request, session: SessionDep) -> UserSession | None:
+    """The live server-side session the cookie names; its user is left on request.state."""
+    key = request.session.get(SESSION_KEY)
+    found = credentials.find_session(session=session, key=key) if isinstance(key, str) else None
+    if found is None and key is not None:
+        del request.session[SESSION_KEY]  # ended or expired: the cookie forgets it too
+    request.state.user = found.user if found else None
+    return found
+
+
+UserSessionDep = Annotated[UserSession | None, Depends(get_user_session)]
+
+
+def get_optional_user(user_session: UserSessionDep) -> User | None:
+    """The signed-in user from the session cookie, or None."""
+    return user_session.user if user_session else None
 
 
 OptionalUser = Annotated[User | None, Depends(get_optional_user)]
@@ -104,33 +122,48 @@ async def check_csrf(request: Request) -> None:
 CsrfChecked = Depends(check_csrf)
 
 
-def get_api_user(
+def get_optional_api_user(
     request: Request,
     session: SessionDep,
+    user: OptionalUser,
     authorization: Annotated[str | None, Header()] = None,
-) -> User:
-    """The API caller: a bearer token, or the site's session cookie plus its CSRF header."""
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        signer: TokenSigner = request.app.state.token_signer
-        user_id = signer.user_id(token.strip()) if scheme.lower() == "bearer" else None
-        user = session.get(User, user_id) if user_id is not None else None
-        if user is None:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "Invalid or expired token: get a new one from POST /api/token.",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+) -> User | None:
+    """The API caller: a bearer token's owner (401 if the token is not live), else the cookie's
+    user, else None. The token row is left on request.state.api_token."""
+    request.state.api_token = None
+    if not authorization:
         return user
-    user = get_optional_user(request, session)
+    scheme, _, token = authorization.partition(" ")
+    found = (
+        credentials.find_token(session=session, token=token.strip())
+        if scheme.lower() == "bearer"
+        else None
+    )
+    if found is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "Invalid, expired or revoked token: get a new one from POST /api/token.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    request.state.api_token = found
+    return found.user
+
+
+OptionalApiUser = Annotated[User | None, Depends(get_optional_api_user)]
+
+
+def get_api_user(request: Request, user: OptionalApiUser) -> User:
+    """The signed-in API caller; cookie callers must also send the CSRF header to write."""
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "Sign in: send 'Authorization: Bearer <token>' from POST /api/token.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if request.method not in SAFE_METHODS and not csrf_valid(
-        request.session, request.headers.get(CSRF_HEADER)
+    if (
+        request.state.api_token is None
+        and request.method not in SAFE_METHODS
+        and not csrf_valid(request.session, request.headers.get(CSRF_HEADER))
     ):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,

@@ -22,11 +22,11 @@ from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
 from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
 from app.reviews import NotAllowed
-from app.routes import admin, api, auth, how_it_works, pages, reviews
+from app.routes import account, admin, api, auth, how_it_works, pages, reviews
 from app.scoring import ScoringWorker
-from app.security import TokenSigner
 from app.sentiment.classifier import Classifier
 from app.templating import is_htmx, make_templates
+from app.throttle import Throttle, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def create_app(
         settings=settings, session_factory=app.state.session_factory
     )
     app.state.templates = make_templates()
-    app.state.token_signer = TokenSigner(secret_key, max_age=settings.session_max_age)
+    app.state.throttle = Throttle(settings)
 
     app.add_middleware(
         SessionMiddleware,
@@ -97,7 +97,7 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
-    for module in (pages, how_it_works, reviews, auth, admin, api):
+    for module in (pages, how_it_works, reviews, auth, account, admin, api):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app
@@ -120,6 +120,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed) -> Response:
         return await _error(request, HTTPException(403, str(exc)))
+
+    @app.exception_handler(Throttled)
+    async def throttled(request: Request, exc: Throttled) -> Response:
+        return await _error(request, HTTPException(429, str(exc), headers=exc.headers))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

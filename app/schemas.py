@@ -58,6 +58,18 @@ class Token(BaseModel):
     expires_in: int
 
 
+class ApiTokenPublic(BaseModel):
+    """One of your API tokens; the token itself is shown only when it is issued."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime
+
+
 class ScorePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -1,14 +1,14 @@
-"""Password hashing, CSRF tokens and signed API tokens."""
+"""Password hashing, CSRF tokens, and the random secrets behind sessions and API tokens."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 _hasher = PasswordHasher()
 # A real hash to verify against when the user does not exist, so that a login attempt takes
@@ -16,6 +16,8 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password")
 
 CSRF_SESSION_KEY = "csrf"
+SESSION_KEY = "sid"
+"""Where the signed cookie keeps the key of the server-side session (app/credentials.py)."""
 CSRF_FORM_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -52,21 +54,15 @@ def csrf_valid(session: dict[str, Any], submitted: str | None) -> bool:
     )
 
 
-class TokenSigner:
-    """Bearer tokens for the JSON API: a signed user id that expires."""
+def new_secret(prefix: str = "") -> str:
+    """A fresh random secret (256 bits) for a session cookie or an API token."""
+    return prefix + secrets.token_urlsafe(32)
 
-    def __init__(self, secret_key: str, *, max_age: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret_key, salt="textflix-api-token")
-        self.max_age = max_age
 
-    def issue(self, user_id: int) -> str:
-        return self._serializer.dumps({"uid": user_id})
+def secret_digest(secret: str) -> str:
+    """What is stored of a session key or API token: its SHA-256, hex.
 
-    def user_id(self, token: str) -> int | None:
-        """The user id in a valid, unexpired token; None otherwise."""
-        try:
-            data = self._serializer.loads(token, max_age=self.max_age)
-        except BadSignature:
-            return None
-        uid = data.get("uid") if isinstance(data, dict) else None
-        return uid if isinstance(uid, int) else None
+    A fast hash is enough here, unlike for passwords: the secrets are 256 random bits, so
+    nothing can be guessed from the digest, and every request checks one.
+    """
+    return hashlib.sha256(secret.encode()).hexdigest()

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Response, status
+from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
-from app import movies, reviews, scoring, users
+from app import credentials, movies, reviews, scoring, users
 from app.deps import (
     ApiUser,
     ClassifierDep,
+    ClientIp,
     ModelVersion,
     MovieDep,
+    OptionalApiUser,
     ReviewDep,
     SessionDep,
     SettingsDep,
-    TokenSignerDep,
+    ThrottleDep,
+    UserSessionDep,
 )
 from app.models import Review, ReviewScore
 from app.schemas import (
+    ApiTokenPublic,
     CatalogSort,
     Highlight,
     MovieDetail,
@@ -245,19 +249,38 @@ def delete_review(session: SessionDep, review: ReviewDep, user: ApiUser) -> Resp
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/sentiment", response_model=SentimentResult)
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Over a throttle: try again after the Retry-After header's seconds",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+    }
+}
+
+
+@router.post("/sentiment", response_model=SentimentResult, responses=THROTTLED)
 def score_text(
-    settings: SettingsDep, classifier: ClassifierDep, payload: SentimentRequest
+    settings: SettingsDep,
+    classifier: ClassifierDep,
+    user: OptionalApiUser,
+    throttle: ThrottleDep,
+    ip: ClientIp,
+    payload: SentimentRequest,
 ) -> SentimentResult:
-    """Score any text with the current model, as a whole and sentence by sentence."""
+    """Score any text with the current model, as a whole and sentence by sentence.
+
+    Anonymous callers are throttled per IP address and get a shorter text limit."""
+    if user is None:
+        throttle.anonymous_sentiment(ip=ip)
+    max_chars = settings.max_review_chars if user else settings.anonymous_max_sentiment_chars
     if classifier is None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE, "No trained model yet: run `textflix train`."
         )
-    if len(payload.text) > settings.max_review_chars:
+    if len(payload.text) > max_chars:
+        hint = "" if user else " without signing in; with a token, longer ones"
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"Texts can be at most {settings.max_review_chars:,} characters.",
+            f"Texts can be at most {max_chars:,} characters{hint}.",
         )
     [analysis] = analyze(classifier, [payload.text])
     prediction = analysis.prediction
@@ -272,22 +295,67 @@ def score_text(
     )
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=THROTTLED)
 def issue_token(
     session: SessionDep,
-    signer: TokenSignerDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    ip: ClientIp,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
+    name: Annotated[str, Form(max_length=64, description="What the token is for")] = "",
 ) -> Token:
-    """Trade a username and password for a bearer token (OAuth2 password form fields)."""
-    user = users.authenticate(session=session, username=username, password=password)
+    """Trade a username and password for a bearer token (OAuth2 password form fields).
+
+    Failed attempts are throttled per IP address and per account, as the log-in page is."""
+    user = users.log_in(
+        session=session, throttle=throttle, ip=ip, username=username, password=password
+    )
     if user is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "Wrong username or password.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return Token(access_token=signer.issue(user.id), expires_in=signer.max_age)
+    _, token = credentials.issue_token(
+        session=session, user=user, name=name, max_age=settings.session_max_age
+    )
+    return Token(access_token=token, expires_in=settings.session_max_age)
+
+
+@router.get("/tokens", response_model=list[ApiTokenPublic])
+def list_tokens(session: SessionDep, user: ApiUser) -> list[ApiTokenPublic]:
+    """Your live API tokens (never the tokens themselves)."""
+    return [
+        ApiTokenPublic.model_validate(row)
+        for row in credentials.list_tokens(session=session, user=user)
+    ]
+
+
+@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_token(
+    session: SessionDep,
+    user: ApiUser,
+    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Response:
+    """Revoke one of your API tokens; it is refused from then on."""
+    if not credentials.revoke_token(session=session, user=user, token_id=token_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "You have no such token.")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(
+    request: Request, session: SessionDep, user: ApiUser, user_session: UserSessionDep
+) -> Response:
+    """End the credential this call carries: its bearer token, or the cookie's session."""
+    token = request.state.api_token
+    if token is not None:
+        credentials.revoke_token(session=session, user=user, token_id=token.id)
+    elif user_session is not None:
+        credentials.end_session(session=session, user=user, session_id=user_session.id)
+        request.session.clear()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/status", response_model=StatusPublic)

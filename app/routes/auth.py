@@ -1,23 +1,37 @@
-"""Sign up, log in and log out."""
+"""Sign up, log in and log out; log-in and sign-up are throttled (app/throttle.py)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from app import users
-from app.deps import CsrfChecked, SessionDep, get_optional_user
+from app import credentials, users
+from app.deps import (
+    ClientIp,
+    CsrfChecked,
+    SessionDep,
+    SettingsDep,
+    ThrottleDep,
+    UserSessionDep,
+    get_optional_user,
+)
+from app.models import User, UserSession
+from app.security import SESSION_KEY
 from app.templating import render
+from app.throttle import Throttled
 
 router = APIRouter(dependencies=[Depends(get_optional_user)], include_in_schema=False)
 
 Username = Annotated[str, Form(max_length=64)]
 Password = Annotated[str, Form(max_length=1024)]
 Next = Annotated[str, Form(max_length=2000)]
+
+LOGIN_PARTIALS = {"login-form": "_login_form.html"}
+SIGNUP_PARTIALS = {"signup-form": "_signup_form.html"}
 
 
 def _safe_next(target: str) -> str:
@@ -28,59 +42,139 @@ def _safe_next(target: str) -> str:
     return target
 
 
-def _signed_in(request: Request, user_id: int, target: str) -> Response:
-    # A fresh session (and CSRF token) on sign-in, so a token planted before it is useless.
+def _signed_in(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    previous: UserSession | None,
+    user: User,
+    target: str,
+) -> Response:
+    # A fresh session, cookie and CSRF token on sign-in, so a token planted before it is
+    # useless; the browser's previous session, if any, ends.
+    if previous is not None:
+        credentials.end_session(session=session, user=previous.user, session_id=previous.id)
     request.session.clear()
-    request.session["user_id"] = user_id
+    request.session[SESSION_KEY] = credentials.start_session(
+        session=session,
+        user=user,
+        user_agent=request.headers.get("user-agent", ""),
+        max_age=settings.session_max_age,
+    )
     return RedirectResponse(_safe_next(target), status_code=303)
+
+
+def _form(
+    request: Request,
+    page: str,
+    partials: dict[str, str],
+    *,
+    next: str,
+    username: str,
+    error: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The form page (or, for htmx, the form alone), with an error and its status if any."""
+    context: dict[str, Any] = {"next": _safe_next(next), "error": error, "username": username}
+    return render(
+        request, page, context, partials=partials, status_code=status_code, headers=headers
+    )
 
 
 @router.get("/signup")
 def signup_form(request: Request, next: str = "/") -> Response:
-    return render(request, "signup.html", {"next": _safe_next(next), "error": None, "username": ""})
+    return _form(request, "signup.html", SIGNUP_PARTIALS, next=next, username="")
 
 
 @router.post("/signup", dependencies=[CsrfChecked])
 def signup(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    ip: ClientIp,
+    previous: UserSessionDep,
     username: Username = "",
     password: Password = "",
     next: Next = "/",
 ) -> Response:
     try:
+        throttle.sign_up(ip=ip)
         user = users.sign_up(session=session, username=username, password=password)
+    except Throttled as exc:
+        return _form(
+            request,
+            "signup.html",
+            SIGNUP_PARTIALS,
+            next=next,
+            username=username,
+            error=str(exc),
+            status_code=429,
+            headers=exc.headers,
+        )
     except users.SignupError as exc:
-        context = {"next": _safe_next(next), "error": str(exc), "username": username}
-        return render(request, "signup.html", context, status_code=422)
-    return _signed_in(request, user.id, next)
+        return _form(
+            request,
+            "signup.html",
+            SIGNUP_PARTIALS,
+            next=next,
+            username=username,
+            error=str(exc),
+            status_code=422,
+        )
+    return _signed_in(request, session, settings, previous, user, next)
 
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", {"next": _safe_next(next), "error": None, "username": ""})
+    return _form(request, "login.html", LOGIN_PARTIALS, next=next, username="")
 
 
 @router.post("/login", dependencies=[CsrfChecked])
 def login(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
+    throttle: ThrottleDep,
+    ip: ClientIp,
+    previous: UserSessionDep,
     username: Username = "",
     password: Password = "",
     next: Next = "/",
 ) -> Response:
-    user = users.authenticate(session=session, username=username, password=password)
+    try:
+        user = users.log_in(
+            session=session, throttle=throttle, ip=ip, username=username, password=password
+        )
+    except Throttled as exc:
+        return _form(
+            request,
+            "login.html",
+            LOGIN_PARTIALS,
+            next=next,
+            username=username,
+            error=str(exc),
+            status_code=429,
+            headers=exc.headers,
+        )
     if user is None:
-        context = {
-            "next": _safe_next(next),
-            "error": "Wrong username or password.",
-            "username": username,
-        }
-        return render(request, "login.html", context, status_code=401)
-    return _signed_in(request, user.id, next)
+        return _form(
+            request,
+            "login.html",
+            LOGIN_PARTIALS,
+            next=next,
+            username=username,
+            error="Wrong username or password.",
+            status_code=401,
+        )
+    return _signed_in(request, session, settings, previous, user, next)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout(request: Request) -> Response:
+def logout(request: Request, session: SessionDep, user_session: UserSessionDep) -> Response:
+    """End this browser's session on the server, so a copy of its cookie is refused too."""
+    if user_session is not None:
+        credentials.end_session(session=session, user=user_session.user, session_id=user_session.id)
     request.session.clear()
     return RedirectResponse("/", status_code=303)

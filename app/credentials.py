@@ -1,0 +1,198 @@
+"""Sessions and API tokens: the credentials a signed-in user holds, kept server-side so they end.
+
+A session cookie or a bearer token is only a random key; the server keeps its SHA-256 in
+`user_sessions` or `api_tokens`, and a credential is good while its row says so. Logging out
+deletes the session's row, so a copy of the old cookie is refused afterwards; a password
+change or "log out everywhere" ends every session and revokes every token at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Result, Update, delete, select, update
+from sqlalchemy.orm import Session, joinedload
+
+from app.models import ApiToken, User, UserSession, utcnow
+from app.security import new_secret, secret_digest
+
+TOKEN_PREFIX = "tfx_"  # noqa: S105 (a public marker, not a secret)
+"""Marks Textflix tokens, so secret scanners and people can tell what a leaked string is."""
+
+TOUCH_EVERY = timedelta(minutes=5)
+"""How stale last_seen_at / last_used_at may get: one write per credential per 5 minutes, not
+one per request."""
+
+MAX_USER_AGENT = 200
+
+
+def _aware(moment: datetime) -> datetime:
+    """`moment` in UTC; SQLite hands timestamps back without their zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _label(name: str) -> str:
+    """A token's name as stored: printable characters only (no NUL, no lone surrogates)."""
+    return "".join(char for char in name if char.isprintable()).strip()[:64]
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE touched."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def _is_stale(moment: datetime | None, now: datetime) -> bool:
+    return moment is None or now - _aware(moment) >= TOUCH_EVERY
+
+
+def _touch(session: Session, statement: Update, **values: datetime) -> None:
+    """Record a use. A plain UPDATE, so a row ended meanwhile by another request (a log-out)
+    is simply not matched rather than an ORM stale-data error."""
+    session.execute(statement.values(**values).execution_options(synchronize_session=False))
+    session.commit()
+
+
+def start_session(*, session: Session, user: User, user_agent: str, max_age: int) -> str:
+    """Open a session for `user` and return its key, for the cookie; expired ones are swept."""
+    now = utcnow()
+    session.execute(
+        delete(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.expires_at <= now)
+        # Compared in SQL only: SQLite's timestamps come back without a zone.
+        .execution_options(synchronize_session=False)
+    )
+    key = new_secret()
+    session.add(
+        UserSession(
+            key_hash=secret_digest(key),
+            user_id=user.id,
+            user_agent=user_agent[:MAX_USER_AGENT],
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(seconds=max_age),
+        )
+    )
+    session.commit()
+    return key
+
+
+def find_session(*, session: Session, key: str) -> UserSession | None:
+    """The live session whose key this is (its user loaded), or None if it ended or expired."""
+    now = utcnow()
+    found = session.scalar(
+        select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.key_hash == secret_digest(key), UserSession.expires_at > now)
+    )
+    if found is not None and _is_stale(found.last_seen_at, now):
+        _touch(session, update(UserSession).where(UserSession.id == found.id), last_seen_at=now)
+        found.last_seen_at = now
+    return found
+
+
+def list_sessions(*, session: Session, user: User) -> list[UserSession]:
+    """The user's live sessions, most recently seen first."""
+    return list(
+        session.scalars(
+            select(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.expires_at > utcnow())
+            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
+        )
+    )
+
+
+def end_session(*, session: Session, user: User, session_id: int) -> bool:
+    """End one of the user's own sessions; False if they have none with this id."""
+    ended = _rowcount(
+        session.execute(
+            delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
+        )
+    )
+    session.commit()
+    return bool(ended)
+
+
+def issue_token(*, session: Session, user: User, name: str, max_age: int) -> tuple[ApiToken, str]:
+    """A new API token for `user`: its row, and the token itself (shown once, never stored)."""
+    now = utcnow()
+    session.execute(
+        delete(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.expires_at <= now)
+        .execution_options(synchronize_session=False)
+    )
+    token = new_secret(TOKEN_PREFIX)
+    row = ApiToken(
+        token_hash=secret_digest(token),
+        user_id=user.id,
+        name=_label(name) or "API token",
+        created_at=now,
+        expires_at=now + timedelta(seconds=max_age),
+    )
+    session.add(row)
+    session.commit()
+    return row, token
+
+
+def find_token(*, session: Session, token: str) -> ApiToken | None:
+    """The live token row (its user loaded) for a bearer token, or None if revoked or expired."""
+    now = utcnow()
+    found = session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))
+        .where(
+            ApiToken.token_hash == secret_digest(token),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > now,
+        )
+    )
+    if found is not None and _is_stale(found.last_used_at, now):
+        _touch(session, update(ApiToken).where(ApiToken.id == found.id), last_used_at=now)
+        found.last_used_at = now
+    return found
+
+
+def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
+    """The user's live API tokens, newest first."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > utcnow(),
+            )
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_token(*, session: Session, user: User, token_id: int) -> bool:
+    """Revoke one of the user's own live tokens; False if they have no such token."""
+    revoked = _rowcount(
+        session.execute(
+            update(ApiToken)
+            .where(
+                ApiToken.id == token_id,
+                ApiToken.user_id == user.id,
+                ApiToken.revoked_at.is_(None),
+            )
+            .values(revoked_at=utcnow())
+        )
+    )
+    session.commit()
+    return bool(revoked)
+
+
+def end_everywhere(*, session: Session, user: User, keep: UserSession | None = None) -> None:
+    """End all the user's sessions but `keep`, and revoke all their tokens, in one commit."""
+    ending = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep is not None:
+        ending = ending.where(UserSession.id != keep.id)
+    session.execute(ending)
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    session.commit()
