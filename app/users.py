@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.models import User
-from app.schemas import USERNAME_PATTERN
+from app.schemas import USERNAME_PATTERN, storable_text
 from app.security import hash_password, verify_password
 
 MIN_PASSWORD = 8
@@ -18,6 +18,10 @@ MAX_PASSWORD = 256
 
 class SignupError(ValueError):
     """A sign-up that cannot go ahead; the message is safe to show."""
+
+
+class LoginError(ValueError):
+    """Credentials that cannot even be looked up; the message is safe to show."""
 
 
 def find_user(*, session: Session, username: str) -> User | None:
@@ -32,6 +36,10 @@ def sign_up(*, session: Session, username: str, password: str, is_admin: bool = 
         raise SignupError("Usernames are 3-32 letters, digits, dots, dashes or underscores.")
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         raise SignupError(f"Passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters long.")
+    try:
+        storable_text(password)
+    except ValueError as exc:
+        raise SignupError(str(exc)) from exc
     if find_user(session=session, username=username) is not None:
         raise SignupError("That username is taken.")
     user = User(username=username, password_hash=hash_password(password), is_admin=is_admin)
@@ -45,7 +53,13 @@ def sign_up(*, session: Session, username: str, password: str, is_admin: bool = 
 
 
 def authenticate(*, session: Session, username: str, password: str) -> User | None:
-    """The user whose name and password these are, or None."""
+    """The user whose name and password these are, or None; LoginError for text no account
+    can hold."""
+    try:
+        storable_text(username)
+        storable_text(password)
+    except ValueError as exc:
+        raise LoginError(str(exc)) from exc
     if len(password) > MAX_PASSWORD:
         return None
     user = find_user(session=session, username=username.strip())

@@ -18,23 +18,21 @@ from app.deps import (
     SettingsDep,
     TokenSignerDep,
 )
-from app.models import Review, ReviewScore
+from app.models import Review
 from app.schemas import (
     CatalogSort,
-    Highlight,
     MovieDetail,
     MovieSummary,
     Page,
     ReviewIn,
     ReviewPublic,
     ReviewSort,
-    ScorePublic,
-    SentencePublic,
     SentimentFilter,
     SentimentRequest,
     SentimentResult,
     StatusPublic,
     Token,
+    UserText,
 )
 from app.sentiment.classifier import analyze
 
@@ -43,59 +41,9 @@ router = APIRouter(prefix="/api", tags=["api"])
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
-def _score_public(score: ReviewScore | None) -> ScorePublic | None:
-    if score is None:
-        return None
-    return ScorePublic(
-        model_version=score.model_version,
-        p_positive=score.p_positive,
-        label="positive" if score.is_positive else "negative",
-        certainty=score.certainty,
-    )
-
-
-def _review_public(review: Review, score: ReviewScore | None) -> ReviewPublic:
-    return ReviewPublic(
-        id=review.id,
-        movie_id=review.movie_id,
-        author=review.author_name,
-        source=review.source,
-        source_ref=review.source_ref,
-        body=review.body,
-        stars=review.stars,
-        gold_label=review.gold_label,
-        created_at=review.created_at,
-        updated_at=review.updated_at,
-        score=_score_public(score),
-    )
-
-
-def _summary(row: movies.MovieRow) -> MovieSummary:
-    movie, sentiment = row.movie, row.sentiment
-    return MovieSummary(
-        id=movie.id,
-        imdb_id=movie.imdb_id,
-        title=movie.display_title,
-        year=movie.year,
-        genres=movie.genre_names,
-        n_reviews=sentiment.n_reviews,
-        n_scored=sentiment.n_scored,
-        n_positive=sentiment.n_positive,
-        percent_positive=sentiment.percent_positive,
-    )
-
-
-def _highlights(quotes: list[movies.HighlightQuote]) -> list[Highlight]:
-    return [
-        Highlight(
-            review_id=q.review_id,
-            text=q.text,
-            p_positive=q.p_positive,
-            author=q.author,
-            created_at=q.created_at,
-        )
-        for q in quotes
-    ]
+def _scored(session: Session, review: Review, version: str | None) -> ReviewPublic:
+    score = reviews.current_score(session=session, review_id=review.id, version=version)
+    return ReviewPublic.model_validate(reviews.ScoredReview(review, score))
 
 
 @router.get("/movies", response_model=Page[MovieSummary])
@@ -103,8 +51,8 @@ def list_movies(
     session: SessionDep,
     settings: SettingsDep,
     version: ModelVersion,
-    q: Annotated[str, Query(max_length=200)] = "",
-    genre: Annotated[str, Query(max_length=64)] = "",
+    q: Annotated[UserText, Query(max_length=200)] = "",
+    genre: Annotated[UserText, Query(max_length=64)] = "",
     sort: CatalogSort = CatalogSort.most_reviewed,
     page: PageNumber = 1,
 ) -> Page[MovieSummary]:
@@ -118,30 +66,14 @@ def list_movies(
         page=page,
         page_size=settings.page_size,
     )
-    return Page[MovieSummary](
-        items=[_summary(row) for row in result.rows],
-        total=result.total,
-        page=result.page,
-        pages=result.pages,
-    )
+    return Page[MovieSummary].model_validate(result)
 
 
 @router.get("/movies/{movie_id}", response_model=MovieDetail)
 def get_movie(session: SessionDep, movie: MovieDep, version: ModelVersion) -> MovieDetail:
     """A movie with its aggregate sentiment, score histogram and highlights."""
     overview = movies.movie_overview(session=session, movie=movie, version=version)
-    summary = _summary(movies.MovieRow(movie, overview.sentiment))
-    return MovieDetail(
-        **summary.model_dump(),
-        director=movie.director,
-        actors=movie.actors,
-        runtime=movie.runtime,
-        rated=movie.rated,
-        score_histogram=overview.histogram,
-        positive_highlights=_highlights(overview.positive),
-        negative_highlights=_highlights(overview.negative),
-        model_version=version,
-    )
+    return MovieDetail.model_validate(overview)
 
 
 @router.get("/movies/{movie_id}/reviews", response_model=Page[ReviewPublic])
@@ -162,17 +94,7 @@ def movie_reviews(
         sentiment=sentiment,
         page=page,
     )
-    return Page[ReviewPublic](
-        items=[_review_public(item.review, item.score) for item in listing.items],
-        total=listing.total,
-        page=listing.page,
-        pages=listing.pages,
-    )
-
-
-def _scored(session: Session, review: Review, version: str | None) -> ReviewPublic:
-    score = reviews.current_score(session=session, review_id=review.id, version=version)
-    return _review_public(review, score)
+    return Page[ReviewPublic].model_validate(listing)
 
 
 @router.get("/reviews/{review_id}", response_model=ReviewPublic)
@@ -194,16 +116,13 @@ def post_review(
     payload: ReviewIn,
 ) -> ReviewPublic:
     """Post a review; it is saved, then scored."""
-    try:
-        review = reviews.post_review(
-            session=session,
-            movie=movie,
-            user=user,
-            body=payload.body,
-            max_chars=settings.max_review_chars,
-        )
-    except reviews.ReviewError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    review = reviews.post_review(
+        session=session,
+        movie=movie,
+        user=user,
+        body=payload.body,
+        max_chars=settings.max_review_chars,
+    )
     reviews.score_review(session=session, review=review, classifier=classifier)
     return _scored(session, review, version)
 
@@ -219,18 +138,13 @@ def edit_review(
     payload: ReviewIn,
 ) -> ReviewPublic:
     """Rewrite your own review; it is scored again."""
-    try:
-        reviews.edit_review(
-            session=session,
-            review=review,
-            user=user,
-            body=payload.body,
-            max_chars=settings.max_review_chars,
-        )
-    except reviews.ReviewError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    except reviews.NotAllowed as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    reviews.edit_review(
+        session=session,
+        review=review,
+        user=user,
+        body=payload.body,
+        max_chars=settings.max_review_chars,
+    )
     reviews.score_review(session=session, review=review, classifier=classifier)
     return _scored(session, review, version)
 
@@ -238,10 +152,7 @@ def edit_review(
 @router.delete("/reviews/{review_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_review(session: SessionDep, review: ReviewDep, user: ApiUser) -> Response:
     """Delete your own review."""
-    try:
-        reviews.delete_review(session=session, review=review, user=user)
-    except reviews.NotAllowed as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    reviews.delete_review(session=session, review=review, user=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -260,24 +171,15 @@ def score_text(
             f"Texts can be at most {settings.max_review_chars:,} characters.",
         )
     [analysis] = analyze(classifier, [payload.text])
-    prediction = analysis.prediction
-    return SentimentResult(
-        model_version=classifier.version,
-        p_positive=prediction.p_positive,
-        label=prediction.label,
-        certainty=prediction.certainty,
-        sentences=[
-            SentencePublic(text=s.text, p_positive=s.p_positive) for s in analysis.sentences
-        ],
-    )
+    return SentimentResult.model_validate(analysis)
 
 
 @router.post("/token", response_model=Token)
 def issue_token(
     session: SessionDep,
     signer: TokenSignerDep,
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=1024)],
+    username: Annotated[UserText, Form(max_length=64)],
+    password: Annotated[UserText, Form(max_length=1024)],
 ) -> Token:
     """Trade a username and password for a bearer token (OAuth2 password form fields)."""
     user = users.authenticate(session=session, username=username, password=password)

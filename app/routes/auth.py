@@ -69,7 +69,11 @@ def login(
     password: Password = "",
     next: Next = "/",
 ) -> Response:
-    user = users.authenticate(session=session, username=username, password=password)
+    try:
+        user = users.authenticate(session=session, username=username, password=password)
+    except users.LoginError as exc:
+        context = {"next": _safe_next(next), "error": str(exc), "username": username}
+        return render(request, "login.html", context, status_code=422)
     if user is None:
         context = {
             "next": _safe_next(next),
