@@ -22,6 +22,7 @@ from starlette.responses import Response
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
 from app.deps import LoginRequired
+from app.headers import AllowedMethods, SecurityHeaders
 from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
 from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
@@ -100,6 +101,11 @@ def create_app(
         https_only=settings.secure_cookies,
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(AllowedMethods, routes=lambda: app.routes)
+    docs = [app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
+    app.add_middleware(
+        SecurityHeaders, docs_paths=[p for p in docs if p], https=settings.secure_cookies
+    )
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     for module in (pages, how_it_works, reviews, auth, admin, api):
         app.include_router(module.router)
