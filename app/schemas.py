@@ -69,6 +69,13 @@ class SentimentRequest(BaseModel):
     text: UserText = Field(min_length=1)
 
 
+class Problem(BaseModel):
+    """An error answer: `detail` says what is wrong, as a sentence or (for input that fails
+    validation) one entry per field with its location `loc`, message `msg` and `type`."""
+
+    detail: str | list[dict[str, Any]]
+
+
 class Token(BaseModel):
     access_token: str
     token_type: str = "bearer"  # noqa: S105 (the OAuth2 scheme name, not a secret)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Response, status
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from app.schemas import (
     MovieDetail,
     MovieSummary,
     Page,
+    Problem,
     ReviewIn,
     ReviewPublic,
     ReviewSort,
@@ -38,6 +39,32 @@ from app.sentiment.classifier import analyze
 
 router = APIRouter(prefix="/api", tags=["api"])
 
+_ERRORS = {
+    400: "The body could not be parsed (not JSON, or not form data).",
+    401: "Not signed in: send 'Authorization: Bearer <token>' from POST /api/token.",
+    403: "Signed in, but not allowed to do this (only a review's author may change it).",
+    404: "No such movie or review (ids that name no row included).",
+    409: "The review changed or went away meanwhile: fetch it again.",
+    422: "The input is not valid: a field missing, too long, blank, or holding text no "
+    "database can store (NUL, unpaired surrogates).",
+    429: "Too many requests: wait as long as Retry-After says.",
+    503: "No trained model yet.",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of an operation, each `{"detail": ...}` (a Problem)."""
+    documented: dict[int | str, dict[str, Any]] = {
+        code: {"model": Problem, "description": _ERRORS[code]} for code in codes
+    }
+    if 422 in codes:  # a body over the limit is refused before it is read, in plain text
+        documented[413] = {
+            "description": "The request body is larger than 1 MiB.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    return documented
+
+
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
@@ -46,7 +73,7 @@ def _scored(session: Session, review: Review, version: str | None) -> ReviewPubl
     return ReviewPublic.model_validate(reviews.ScoredReview(review, score))
 
 
-@router.get("/movies", response_model=Page[MovieSummary])
+@router.get("/movies", response_model=Page[MovieSummary], responses=errors(422))
 def list_movies(
     session: SessionDep,
     settings: SettingsDep,
@@ -69,14 +96,16 @@ def list_movies(
     return Page[MovieSummary].model_validate(result)
 
 
-@router.get("/movies/{movie_id}", response_model=MovieDetail)
+@router.get("/movies/{movie_id}", response_model=MovieDetail, responses=errors(404, 422))
 def get_movie(session: SessionDep, movie: MovieDep, version: ModelVersion) -> MovieDetail:
     """A movie with its aggregate sentiment, score histogram and highlights."""
     overview = movies.movie_overview(session=session, movie=movie, version=version)
     return MovieDetail.model_validate(overview)
 
 
-@router.get("/movies/{movie_id}/reviews", response_model=Page[ReviewPublic])
+@router.get(
+    "/movies/{movie_id}/reviews", response_model=Page[ReviewPublic], responses=errors(404, 422)
+)
 def movie_reviews(
     session: SessionDep,
     movie: MovieDep,
@@ -97,14 +126,17 @@ def movie_reviews(
     return Page[ReviewPublic].model_validate(listing)
 
 
-@router.get("/reviews/{review_id}", response_model=ReviewPublic)
+@router.get("/reviews/{review_id}", response_model=ReviewPublic, responses=errors(404, 422))
 def get_review(session: SessionDep, review: ReviewDep, version: ModelVersion) -> ReviewPublic:
     """One review with its current score."""
     return _scored(session, review, version)
 
 
 @router.post(
-    "/movies/{movie_id}/reviews", response_model=ReviewPublic, status_code=status.HTTP_201_CREATED
+    "/movies/{movie_id}/reviews",
+    response_model=ReviewPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 401, 403, 404, 422, 429),
 )
 def post_review(
     session: SessionDep,
@@ -127,7 +159,11 @@ def post_review(
     return _scored(session, review, version)
 
 
-@router.patch("/reviews/{review_id}", response_model=ReviewPublic)
+@router.patch(
+    "/reviews/{review_id}",
+    response_model=ReviewPublic,
+    responses=errors(400, 401, 403, 404, 409, 422),
+)
 def edit_review(
     session: SessionDep,
     settings: SettingsDep,
@@ -149,14 +185,18 @@ def edit_review(
     return _scored(session, review, version)
 
 
-@router.delete("/reviews/{review_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/reviews/{review_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 409, 422),
+)
 def delete_review(session: SessionDep, review: ReviewDep, user: ApiUser) -> Response:
     """Delete your own review."""
     reviews.delete_review(session=session, review=review, user=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/sentiment", response_model=SentimentResult)
+@router.post("/sentiment", response_model=SentimentResult, responses=errors(400, 422, 429, 503))
 def score_text(
     settings: SettingsDep, classifier: ClassifierDep, payload: SentimentRequest
 ) -> SentimentResult:
@@ -174,7 +214,7 @@ def score_text(
     return SentimentResult.model_validate(analysis)
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=errors(400, 401, 422, 429))
 def issue_token(
     session: SessionDep,
     signer: TokenSignerDep,
