@@ -23,6 +23,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
 from app.deps import LoginRequired
 from app.headers import AllowedMethods, SecurityHeaders
+from app.lifecycle.comparison import UnscoredVersions
 from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
 from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
@@ -31,6 +32,7 @@ from app.routes import admin, api, auth, how_it_works, pages, reviews
 from app.scoring import ScoringWorker
 from app.security import TokenSigner
 from app.sentiment.classifier import Classifier
+from app.sentiment.registry import ModelNotFoundError
 from app.templating import is_htmx, make_templates
 
 log = logging.getLogger(__name__)
@@ -130,6 +132,13 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed) -> Response:
         return await _error(request, HTTPException(403, str(exc)))
+
+    @app.exception_handler(ModelNotFoundError)
+    @app.exception_handler(UnscoredVersions)
+    async def missing(request: Request, exc: LookupError | FileNotFoundError) -> Response:
+        message = str(exc)[:1].upper() + str(exc)[1:]
+        ending = "" if message.endswith((".", "?", "!")) else "."
+        return await _error(request, HTTPException(404, message + ending))
 
     @app.exception_handler(ReviewError)
     async def review_refused(request: Request, exc: ReviewError) -> Response:

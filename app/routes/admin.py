@@ -20,7 +20,6 @@ from app.deps import (
 )
 from app.lifecycle.versions import PromotionRunner
 from app.schemas import UserText
-from app.sentiment.registry import ModelNotFoundError
 from app.templating import is_htmx, render
 
 router = APIRouter(
@@ -77,10 +76,6 @@ def score_with_model(request: Request, admin: AdminUser, name: UserText) -> Resp
 
 def _start_version_job(request: Request, name: str, *, make_current: bool) -> Response:
     runner: PromotionRunner = request.app.state.promotions
-    try:
-        started = runner.start(name, make_current=make_current)
-    except ModelNotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    if not started:
+    if not runner.start(name, make_current=make_current):
         raise HTTPException(409, f"Already scoring with {runner.running}; wait for it to finish.")
     return RedirectResponse("/how-it-works", status_code=303)

@@ -57,8 +57,5 @@ def learning_curve_plot(settings: SettingsDep) -> Response:
 def compare_versions(
     request: Request, session: SessionDep, a: VersionName, b: VersionName
 ) -> Response:
-    try:
-        result = comparison.compare(session=session, version_a=a, version_b=b)
-    except comparison.UnscoredVersions as exc:
-        raise HTTPException(404, f"{str(exc).capitalize()}.") from exc
+    result = comparison.compare(session=session, version_a=a, version_b=b)
     return render(request, "compare.html", {"result": result})

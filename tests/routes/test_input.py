@@ -204,3 +204,22 @@ def test_api_timestamps_carry_their_timezone(client: TestClient, session: Sessio
     for stamp in stamps:
         moment = datetime.fromisoformat(stamp)
         assert moment.utcoffset() is not None and moment.utcoffset().total_seconds() == 0, stamp
+
+
+def test_unknown_or_unstorable_model_versions_are_clear_4xx(
+    client: TestClient, session: Session
+) -> None:
+    make_user(session, username="root", is_admin=True)
+    client.post(
+        "/login",
+        data={"username": "root", "password": PASSWORD, "csrf_token": csrf_from(client)},
+    )
+    form = {"csrf_token": csrf_from(client, "/")}
+
+    unknown = client.post("/admin/models/nope/promote", data=form)
+    nul = client.post("/admin/models/" + quote(NUL) + "/score", data=form)
+    compared = client.get("/how-it-works/compare", params={"a": "x", "b": "y"})
+
+    assert unknown.status_code == 404 and "nope" in text(page(unknown).select_one("main"))
+    assert nul.status_code == 422
+    assert compared.status_code == 404 and text(page(compared).select_one("main p")).endswith(".")
