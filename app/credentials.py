@@ -14,6 +14,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Result, Update, delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
+from app.db import is_row_id
 from app.models import ApiToken, User, UserSession, utcnow
 from app.security import new_secret, secret_digest
 
@@ -104,6 +105,8 @@ def list_sessions(*, session: Session, user: User) -> list[UserSession]:
 
 def end_session(*, session: Session, user: User, session_id: int) -> bool:
     """End one of the user's own sessions; False if they have none with this id."""
+    if not is_row_id(session_id):
+        return False
     ended = _rowcount(
         session.execute(
             delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
@@ -169,6 +172,8 @@ def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
 
 def revoke_token(*, session: Session, user: User, token_id: int) -> bool:
     """Revoke one of the user's own live tokens; False if they have no such token."""
+    if not is_row_id(token_id):
+        return False
     revoked = _rowcount(
         session.execute(
             update(ApiToken)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -19,8 +20,31 @@ NAMING_CONVENTION = {
 }
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC and always read back timezone-aware in UTC.
+
+    Postgres keeps the zone (timestamptz); SQLite keeps none, so without this its values
+    would come back naive and leave the API without a timezone.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Every `Mapped[datetime]` column is a UTCDateTime unless it says otherwise.
+    type_annotation_map = {datetime: UTCDateTime}
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -54,3 +78,13 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+MAX_ROW_ID = 2**31 - 1
+"""The largest id an INTEGER column holds on Postgres (SQLite's are wider)."""
+
+
+def is_row_id(value: int) -> bool:
+    """Whether `value` can name a row: ids outside 1..MAX_ROW_ID name none, and are answered
+    as missing before they reach the database (where Postgres would refuse them)."""
+    return 1 <= value <= MAX_ROW_ID

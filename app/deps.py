@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Request, status
 from sqlalchemy.orm import Session
 
 from app import credentials
 from app.config import Settings
+from app.db import Base, is_row_id
 from app.lifecycle.serving import ModelHolder
 from app.models import Movie, Review, User, UserSession
 from app.security import CSRF_FORM_FIELD, CSRF_HEADER, SESSION_KEY, csrf_valid
@@ -175,18 +176,25 @@ def get_api_user(request: Request, user: OptionalApiUser) -> User:
 ApiUser = Annotated[User, Depends(get_api_user)]
 
 
-def get_movie(movie_id: int, session: SessionDep) -> Movie:
-    movie = session.get(Movie, movie_id)
-    if movie is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no movie {movie_id}.")
-    return movie
+RowId = Annotated[int, Path(description="A row id; one that names no row is answered 404.")]
 
 
-def get_review(review_id: int, session: SessionDep) -> Review:
-    review = session.get(Review, review_id)
-    if review is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no review {review_id}.")
-    return review
+RowT = TypeVar("RowT", bound=Base)
+
+
+def _row_or_404(session: Session, table: type[RowT], row_id: int, what: str) -> RowT:
+    row = session.get(table, row_id) if is_row_id(row_id) else None
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no {what} {row_id}.")
+    return row
+
+
+def get_movie(movie_id: RowId, session: SessionDep) -> Movie:
+    return _row_or_404(session, Movie, movie_id, "movie")
+
+
+def get_review(review_id: RowId, session: SessionDep) -> Review:
+    return _row_or_404(session, Review, review_id, "review")
 
 
 MovieDep = Annotated[Movie, Depends(get_movie)]

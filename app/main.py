@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import inspect
@@ -18,13 +22,16 @@ from starlette.responses import Response
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
 from app.deps import LoginRequired
+from app.headers import AllowedMethods, SecurityHeaders
+from app.lifecycle.comparison import UnscoredVersions
 from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
 from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
-from app.reviews import NotAllowed
+from app.reviews import NotAllowed, ReviewError
 from app.routes import account, admin, api, auth, how_it_works, pages, reviews
 from app.scoring import ScoringWorker
 from app.sentiment.classifier import Classifier
+from app.sentiment.registry import ModelNotFoundError
 from app.templating import is_htmx, make_templates
 from app.throttle import Throttle, Throttled
 
@@ -96,6 +103,11 @@ def create_app(
         https_only=settings.secure_cookies,
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(AllowedMethods, routes=lambda: app.routes)
+    docs = [app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url]
+    app.add_middleware(
+        SecurityHeaders, docs_paths=[p for p in docs if p], https=settings.secure_cookies
+    )
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     for module in (pages, how_it_works, reviews, auth, account, admin, api):
         app.include_router(module.router)
@@ -125,6 +137,24 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def throttled(request: Request, exc: Throttled) -> Response:
         return await _error(request, HTTPException(429, str(exc), headers=exc.headers))
 
+    @app.exception_handler(ModelNotFoundError)
+    @app.exception_handler(UnscoredVersions)
+    async def missing(request: Request, exc: LookupError | FileNotFoundError) -> Response:
+        message = str(exc)[:1].upper() + str(exc)[1:]
+        ending = "" if message.endswith((".", "?", "!")) else "."
+        return await _error(request, HTTPException(404, message + ending))
+
+    @app.exception_handler(ReviewError)
+    async def review_refused(request: Request, exc: ReviewError) -> Response:
+        return await _error(request, HTTPException(422, str(exc)))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        if not wants_html(request):
+            return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+        detail = " ".join(_describe(error) for error in exc.errors())
+        return await _error(request, HTTPException(422, detail))
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         return await _error(request, exc)
@@ -139,6 +169,21 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=exc.headers,
         )
+
+
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped, so that even an unpaired surrogate echoed
+    back from the request (in a validation error's `input`) makes a valid response."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
+def _describe(error: Any) -> str:
+    """One validation error as a sentence for a page (never echoing the input)."""
+    field = error["loc"][-1] if error.get("loc") else "input"
+    message = str(error.get("msg", "is not valid")).removeprefix("Value error, ")
+    return f"{str(field).capitalize()}: {message}"
 
 
 def _local_path(url: str) -> str:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     Boolean,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -35,7 +34,7 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(32), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     reviews: Mapped[list[Review]] = relationship(back_populates="user")
 
@@ -100,10 +99,8 @@ class Review(Base):
     # What the dataset says, kept apart from any model's prediction.
     gold_label: Mapped[int | None] = mapped_column(Integer)  # 1 positive, 0 negative
     stars: Mapped[int | None] = mapped_column(Integer)  # 1..10 as published
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     movie: Mapped[Movie] = relationship(back_populates="reviews")
     user: Mapped[User | None] = relationship(back_populates="reviews")
@@ -125,7 +122,7 @@ class ReviewScore(Base):
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
     model_version: Mapped[str] = mapped_column(String(128))
     p_positive: Mapped[float] = mapped_column(Float)
-    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     review: Mapped[Review] = relationship(back_populates="scores")
     sentences: Mapped[list[SentenceScore]] = relationship(
@@ -154,6 +151,11 @@ class ReviewScore(Base):
     def certainty(self) -> float:
         """How sure the model is of the label it gave, 0.5..1."""
         return max(self.p_positive, 1.0 - self.p_positive)
+
+    @property
+    def label(self) -> str:
+        """The verdict as a word, "positive" or "negative"."""
+        return labels.name_of(self.p_positive)
 
 
 class SentenceScore(Base):
@@ -188,8 +190,8 @@ class ScoringJob(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
 
 
 class Feedback(Base):
@@ -204,7 +206,7 @@ class Feedback(Base):
     model_version: Mapped[str] = mapped_column(String(128))
     # The label the user says is right: the opposite of what the model said.
     label: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class HumanLabel(Base):
@@ -217,7 +219,7 @@ class HumanLabel(Base):
     )
     label: Mapped[int] = mapped_column(Integer)  # 1 positive, 0 negative
     labeled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     review: Mapped[Review] = relationship()
 
@@ -236,9 +238,9 @@ class UserSession(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     user_agent: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
 
     user: Mapped[User] = relationship()
 
@@ -256,9 +258,17 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship()
+
+
+# SQLite reuses the largest rowid after a delete unless the table says AUTOINCREMENT; an id
+# that came back would make an old link show somebody else's row. Postgres sequences never
+# go back, so this only changes SQLite's CREATE TABLE (migration 0003 does it for old files).
+for _table in Base.metadata.tables.values():
+    if _table.autoincrement_column is not None:
+        _table.dialect_kwargs["sqlite_autoincrement"] = True

@@ -68,6 +68,7 @@ class MovieOverview:
     movie: Movie
     sentiment: Sentiment
     histogram: list[int]
+    version: str | None = None  # the model version whose scores these are
     accuracy: Accuracy = field(default_factory=lambda: Accuracy(0, 0))
     positive: list[HighlightQuote] = field(default_factory=list)
     negative: list[HighlightQuote] = field(default_factory=list)
@@ -213,6 +214,7 @@ def movie_overview(*, session: Session, movie: Movie, version: str | None) -> Mo
     """Everything the head of a movie page shows."""
     return MovieOverview(
         movie=movie,
+        version=version,
         sentiment=movie_sentiment(session=session, movie_id=movie.id, version=version),
         histogram=score_histogram(session=session, movie_id=movie.id, version=version),
         accuracy=accuracy(session=session, version=version, movie_id=movie.id),

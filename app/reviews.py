@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import Movie, Review, ReviewScore, SentenceScore, User
-from app.schemas import ReviewSort, SentimentFilter
+from app.schemas import ReviewSort, SentimentFilter, has_visible_text, storable_text
 from app.sentiment.classifier import Analysis, Classifier, analyze
 
 log = logging.getLogger(__name__)
@@ -48,9 +48,14 @@ class ReviewPage:
 
 def validate_body(body: str, *, max_chars: int) -> str:
     """The review text to store, or a ReviewError saying what is wrong with it."""
-    text = body.strip()
-    if not text:
-        raise ReviewError("A review needs some text.")
+    try:
+        text = storable_text(body).strip()
+    except ValueError as exc:
+        raise ReviewError(str(exc)) from exc
+    if not has_visible_text(text):
+        raise ReviewError(
+            "A review needs some text: spaces and invisible characters alone are not one."
+        )
     if len(text) > max_chars:
         raise ReviewError(
             f"A review can be at most {max_chars:,} characters; this one has {len(text):,}."

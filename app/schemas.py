@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from datetime import datetime
 from enum import StrEnum
-from typing import Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
+
+# NUL (Postgres text cannot hold it) and lone UTF-16 surrogates (not encodable as UTF-8, so
+# neither database nor any response can carry them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def storable_text(value: str) -> str:
+    """`value` unchanged if a database can store it, else a ValueError that says why.
+
+    The one check on every piece of text a user sends: form fields, JSON, query strings, paths.
+    """
+    if _UNSTORABLE.search(value):
+        raise ValueError("Text cannot contain NUL characters or unpaired surrogates.")
+    return value
+
+
+def has_visible_text(value: str) -> bool:
+    """Whether `value` holds anything a reader could see (not only spaces or zero-width marks)."""
+    return any(
+        not char.isspace() and unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+        for char in value
+    )
+
+
+UserText = Annotated[str, AfterValidator(storable_text)]
+"""Any text a user sends: FastAPI answers 422 when a database could not store it."""
 
 
 class CatalogSort(StrEnum):
@@ -31,25 +60,20 @@ class SentimentFilter(StrEnum):
     unscored = "unscored"
 
 
-class Credentials(BaseModel):
-    username: str = Field(pattern=USERNAME_PATTERN)
-    password: str = Field(min_length=8, max_length=256)
-
-
 class ReviewIn(BaseModel):
-    body: str = Field(min_length=1)
-
-    @field_validator("body")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("a review needs some text")
-        return value
+    # Blank and over-long reviews are the service's to refuse (reviews.validate_body).
+    body: UserText
 
 
 class SentimentRequest(BaseModel):
-    text: str = Field(min_length=1)
+    text: UserText = Field(min_length=1)
+
+
+class Problem(BaseModel):
+    """An error answer: `detail` says what is wrong, as a sentence or (for input that fails
+    validation) one entry per field with its location `loc`, message `msg` and `type`."""
+
+    detail: str | list[dict[str, Any]]
 
 
 class Token(BaseModel):
@@ -58,10 +82,19 @@ class Token(BaseModel):
     expires_in: int
 
 
-class ApiTokenPublic(BaseModel):
-    """One of your API tokens; the token itself is shown only when it is issued."""
+def _at(*path: str) -> Any:
+    """A field read from `path` of the object it is built from (attributes, not keys)."""
+    return Field(validation_alias=AliasPath(*path))
+
+
+class FromAttributes(BaseModel):
+    """Response shapes are built from ORM rows and service results with `model_validate`."""
 
     model_config = ConfigDict(from_attributes=True)
+
+
+class ApiTokenPublic(FromAttributes):
+    """One of your API tokens; the token itself is shown only when it is issued."""
 
     id: int
     name: str
@@ -70,8 +103,8 @@ class ApiTokenPublic(BaseModel):
     expires_at: datetime
 
 
-class ScorePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+class ScorePublic(FromAttributes):
+    """Built from a ReviewScore, or from a classifier's Analysis."""
 
     model_version: str
     p_positive: float
@@ -79,42 +112,52 @@ class ScorePublic(BaseModel):
     certainty: float
 
 
-class SentencePublic(BaseModel):
+class SentencePublic(FromAttributes):
     text: str
     p_positive: float
 
 
-class SentimentResult(ScorePublic):
+class SentimentResult(FromAttributes):
+    """Built from an Analysis."""
+
+    model_version: str
+    p_positive: float = _at("prediction", "p_positive")
+    label: str = _at("prediction", "label")
+    certainty: float = _at("prediction", "certainty")
     sentences: list[SentencePublic]
 
 
-class ReviewPublic(BaseModel):
-    id: int
-    movie_id: int
-    author: str
-    source: str
-    source_ref: str | None
-    body: str
-    stars: int | None
-    gold_label: int | None
-    created_at: datetime
-    updated_at: datetime
+class ReviewPublic(FromAttributes):
+    """Built from a reviews.ScoredReview: a Review row and its current score."""
+
+    id: int = _at("review", "id")
+    movie_id: int = _at("review", "movie_id")
+    author: str = _at("review", "author_name")
+    source: str = _at("review", "source")
+    source_ref: str | None = _at("review", "source_ref")
+    body: str = _at("review", "body")
+    stars: int | None = _at("review", "stars")
+    gold_label: int | None = _at("review", "gold_label")
+    created_at: datetime = _at("review", "created_at")
+    updated_at: datetime = _at("review", "updated_at")
     score: ScorePublic | None
 
 
-class MovieSummary(BaseModel):
-    id: int
-    imdb_id: str
-    title: str
-    year: int | None
-    genres: list[str]
-    n_reviews: int
-    n_scored: int
-    n_positive: int
-    percent_positive: float | None
+class MovieSummary(FromAttributes):
+    """Built from anything with a Movie row `movie` and its `sentiment` figures."""
+
+    id: int = _at("movie", "id")
+    imdb_id: str = _at("movie", "imdb_id")
+    title: str = _at("movie", "display_title")
+    year: int | None = _at("movie", "year")
+    genres: list[str] = _at("movie", "genre_names")
+    n_reviews: int = _at("sentiment", "n_reviews")
+    n_scored: int = _at("sentiment", "n_scored")
+    n_positive: int = _at("sentiment", "n_positive")
+    percent_positive: float | None = _at("sentiment", "percent_positive")
 
 
-class Highlight(BaseModel):
+class Highlight(FromAttributes):
     review_id: int
     text: str
     p_positive: float
@@ -123,21 +166,25 @@ class Highlight(BaseModel):
 
 
 class MovieDetail(MovieSummary):
-    director: str | None
-    actors: str | None
-    runtime: str | None
-    rated: str | None
-    score_histogram: list[int]
-    positive_highlights: list[Highlight]
-    negative_highlights: list[Highlight]
-    model_version: str | None
+    """Built from a movies.MovieOverview."""
+
+    director: str | None = _at("movie", "director")
+    actors: str | None = _at("movie", "actors")
+    runtime: str | None = _at("movie", "runtime")
+    rated: str | None = _at("movie", "rated")
+    score_histogram: list[int] = _at("histogram")
+    positive_highlights: list[Highlight] = _at("positive")
+    negative_highlights: list[Highlight] = _at("negative")
+    model_version: str | None = _at("version")
 
 
 T = TypeVar("T")
 
 
-class Page(BaseModel, Generic[T]):
-    items: list[T]
+class Page(FromAttributes, Generic[T]):
+    """Built from a service's page of results (`items`, `total`, `page`, `pages`)."""
+
+    items: list[T] = Field(validation_alias=AliasChoices("items", "rows"))
     total: int
     page: int
     pages: int

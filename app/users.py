@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app import credentials
 from app.models import User, UserSession
-from app.schemas import USERNAME_PATTERN
+from app.schemas import USERNAME_PATTERN, storable_text
 from app.security import hash_password, verify_password
 from app.throttle import Throttle
 
@@ -26,10 +26,18 @@ class PasswordChangeError(ValueError):
     """A password change that cannot go ahead; the message is safe to show."""
 
 
+class LoginError(ValueError):
+    """Credentials that cannot even be looked up; the message is safe to show."""
+
+
 def _password_problem(password: str) -> str | None:
     """What is wrong with `password` as a new password, or None: the one rule for it."""
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         return f"Passwords are {MIN_PASSWORD} to {MAX_PASSWORD} characters long."
+    try:
+        storable_text(password)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -58,7 +66,13 @@ def sign_up(*, session: Session, username: str, password: str, is_admin: bool = 
 
 
 def authenticate(*, session: Session, username: str, password: str) -> User | None:
-    """The user whose name and password these are, or None."""
+    """The user whose name and password these are, or None; LoginError for text no account
+    can hold."""
+    try:
+        storable_text(username)
+        storable_text(password)
+    except ValueError as exc:
+        raise LoginError(str(exc)) from exc
     if len(password) > MAX_PASSWORD:
         return None
     user = find_user(session=session, username=username.strip())

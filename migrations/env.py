@@ -27,6 +27,11 @@ def run_migrations_online() -> None:
         return
     engine = make_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode drops and recreates tables; with foreign keys on, dropping a parent
+            # would cascade-delete its children. The pragma only works outside a transaction.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
         context.configure(
             connection=connection,

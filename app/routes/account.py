@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -13,6 +13,7 @@ from app.deps import (
     ClientIp,
     CsrfChecked,
     CurrentUser,
+    RowId,
     SessionDep,
     SettingsDep,
     ThrottleDep,
@@ -28,7 +29,6 @@ router = APIRouter(
 )
 
 Password = Annotated[str, Form(max_length=1024)]
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PASSWORD_PARTIALS = {"password-form": "_password_form.html"}
 
 

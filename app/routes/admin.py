@@ -19,7 +19,7 @@ from app.deps import (
     get_optional_user,
 )
 from app.lifecycle.versions import PromotionRunner
-from app.sentiment.registry import ModelNotFoundError
+from app.schemas import UserText
 from app.templating import is_htmx, render
 
 router = APIRouter(
@@ -62,13 +62,13 @@ def record_label(
 
 
 @router.post("/models/{name}/promote", dependencies=[CsrfChecked])
-def promote_model(request: Request, admin: AdminUser, name: str) -> Response:
+def promote_model(request: Request, admin: AdminUser, name: UserText) -> Response:
     """Re-score every review with version `name` in the background, then make it current."""
     return _start_version_job(request, name, make_current=True)
 
 
 @router.post("/models/{name}/score", dependencies=[CsrfChecked])
-def score_with_model(request: Request, admin: AdminUser, name: str) -> Response:
+def score_with_model(request: Request, admin: AdminUser, name: UserText) -> Response:
     """Score every review with version `name` in the background, to compare it with the
     current one; the site keeps showing the current version's scores."""
     return _start_version_job(request, name, make_current=False)
@@ -76,10 +76,6 @@ def score_with_model(request: Request, admin: AdminUser, name: str) -> Response:
 
 def _start_version_job(request: Request, name: str, *, make_current: bool) -> Response:
     runner: PromotionRunner = request.app.state.promotions
-    try:
-        started = runner.start(name, make_current=make_current)
-    except ModelNotFoundError as exc:
-        raise HTTPException(404, str(exc)) from exc
-    if not started:
+    if not runner.start(name, make_current=make_current):
         raise HTTPException(409, f"Already scoring with {runner.running}; wait for it to finish.")
     return RedirectResponse("/how-it-works", status_code=303)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, status
 from sqlalchemy.orm import Session
 
 from app import credentials, movies, reviews, scoring, users
@@ -16,99 +16,77 @@ from app.deps import (
     MovieDep,
     OptionalApiUser,
     ReviewDep,
+    RowId,
     SessionDep,
     SettingsDep,
     ThrottleDep,
     UserSessionDep,
 )
-from app.models import Review, ReviewScore
+from app.models import Review
 from app.schemas import (
     ApiTokenPublic,
     CatalogSort,
-    Highlight,
     MovieDetail,
     MovieSummary,
     Page,
+    Problem,
     ReviewIn,
     ReviewPublic,
     ReviewSort,
-    ScorePublic,
-    SentencePublic,
     SentimentFilter,
     SentimentRequest,
     SentimentResult,
     StatusPublic,
     Token,
+    UserText,
 )
 from app.sentiment.classifier import analyze
 
 router = APIRouter(prefix="/api", tags=["api"])
 
+_ERRORS = {
+    400: "The body could not be parsed (not JSON, or not form data).",
+    401: "Not signed in: send 'Authorization: Bearer <token>' from POST /api/token.",
+    403: "Signed in, but not allowed to do this (only a review's author may change it).",
+    404: "No such movie or review (ids that name no row included).",
+    409: "The review changed or went away meanwhile: fetch it again.",
+    422: "The input is not valid: a field missing, too long, blank, or holding text no "
+    "database can store (NUL, unpaired surrogates).",
+    429: "Too many requests: wait as long as Retry-After says.",
+    503: "No trained model yet.",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error answers of an operation, each `{"detail": ...}` (a Problem)."""
+    documented: dict[int | str, dict[str, Any]] = {
+        code: {"model": Problem, "description": _ERRORS[code]} for code in codes
+    }
+    if 429 in codes:
+        documented[429]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    if 422 in codes:  # a body over the limit is refused before it is read, in plain text
+        documented[413] = {
+            "description": "The request body is larger than 1 MiB.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    return documented
+
+
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
-def _score_public(score: ReviewScore | None) -> ScorePublic | None:
-    if score is None:
-        return None
-    return ScorePublic(
-        model_version=score.model_version,
-        p_positive=score.p_positive,
-        label="positive" if score.is_positive else "negative",
-        certainty=score.certainty,
-    )
+def _scored(session: Session, review: Review, version: str | None) -> ReviewPublic:
+    score = reviews.current_score(session=session, review_id=review.id, version=version)
+    return ReviewPublic.model_validate(reviews.ScoredReview(review, score))
 
 
-def _review_public(review: Review, score: ReviewScore | None) -> ReviewPublic:
-    return ReviewPublic(
-        id=review.id,
-        movie_id=review.movie_id,
-        author=review.author_name,
-        source=review.source,
-        source_ref=review.source_ref,
-        body=review.body,
-        stars=review.stars,
-        gold_label=review.gold_label,
-        created_at=review.created_at,
-        updated_at=review.updated_at,
-        score=_score_public(score),
-    )
-
-
-def _summary(row: movies.MovieRow) -> MovieSummary:
-    movie, sentiment = row.movie, row.sentiment
-    return MovieSummary(
-        id=movie.id,
-        imdb_id=movie.imdb_id,
-        title=movie.display_title,
-        year=movie.year,
-        genres=movie.genre_names,
-        n_reviews=sentiment.n_reviews,
-        n_scored=sentiment.n_scored,
-        n_positive=sentiment.n_positive,
-        percent_positive=sentiment.percent_positive,
-    )
-
-
-def _highlights(quotes: list[movies.HighlightQuote]) -> list[Highlight]:
-    return [
-        Highlight(
-            review_id=q.review_id,
-            text=q.text,
-            p_positive=q.p_positive,
-            author=q.author,
-            created_at=q.created_at,
-        )
-        for q in quotes
-    ]
-
-
-@router.get("/movies", response_model=Page[MovieSummary])
+@router.get("/movies", response_model=Page[MovieSummary], responses=errors(422))
 def list_movies(
     session: SessionDep,
     settings: SettingsDep,
     version: ModelVersion,
-    q: Annotated[str, Query(max_length=200)] = "",
-    genre: Annotated[str, Query(max_length=64)] = "",
+    q: Annotated[UserText, Query(max_length=200)] = "",
+    genre: Annotated[UserText, Query(max_length=64)] = "",
     sort: CatalogSort = CatalogSort.most_reviewed,
     page: PageNumber = 1,
 ) -> Page[MovieSummary]:
@@ -122,33 +100,19 @@ def list_movies(
         page=page,
         page_size=settings.page_size,
     )
-    return Page[MovieSummary](
-        items=[_summary(row) for row in result.rows],
-        total=result.total,
-        page=result.page,
-        pages=result.pages,
-    )
+    return Page[MovieSummary].model_validate(result)
 
 
-@router.get("/movies/{movie_id}", response_model=MovieDetail)
+@router.get("/movies/{movie_id}", response_model=MovieDetail, responses=errors(404, 422))
 def get_movie(session: SessionDep, movie: MovieDep, version: ModelVersion) -> MovieDetail:
     """A movie with its aggregate sentiment, score histogram and highlights."""
     overview = movies.movie_overview(session=session, movie=movie, version=version)
-    summary = _summary(movies.MovieRow(movie, overview.sentiment))
-    return MovieDetail(
-        **summary.model_dump(),
-        director=movie.director,
-        actors=movie.actors,
-        runtime=movie.runtime,
-        rated=movie.rated,
-        score_histogram=overview.histogram,
-        positive_highlights=_highlights(overview.positive),
-        negative_highlights=_highlights(overview.negative),
-        model_version=version,
-    )
+    return MovieDetail.model_validate(overview)
 
 
-@router.get("/movies/{movie_id}/reviews", response_model=Page[ReviewPublic])
+@router.get(
+    "/movies/{movie_id}/reviews", response_model=Page[ReviewPublic], responses=errors(404, 422)
+)
 def movie_reviews(
     session: SessionDep,
     movie: MovieDep,
@@ -166,27 +130,20 @@ def movie_reviews(
         sentiment=sentiment,
         page=page,
     )
-    return Page[ReviewPublic](
-        items=[_review_public(item.review, item.score) for item in listing.items],
-        total=listing.total,
-        page=listing.page,
-        pages=listing.pages,
-    )
+    return Page[ReviewPublic].model_validate(listing)
 
 
-def _scored(session: Session, review: Review, version: str | None) -> ReviewPublic:
-    score = reviews.current_score(session=session, review_id=review.id, version=version)
-    return _review_public(review, score)
-
-
-@router.get("/reviews/{review_id}", response_model=ReviewPublic)
+@router.get("/reviews/{review_id}", response_model=ReviewPublic, responses=errors(404, 422))
 def get_review(session: SessionDep, review: ReviewDep, version: ModelVersion) -> ReviewPublic:
     """One review with its current score."""
     return _scored(session, review, version)
 
 
 @router.post(
-    "/movies/{movie_id}/reviews", response_model=ReviewPublic, status_code=status.HTTP_201_CREATED
+    "/movies/{movie_id}/reviews",
+    response_model=ReviewPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(400, 401, 403, 404, 422, 429),
 )
 def post_review(
     session: SessionDep,
@@ -198,21 +155,22 @@ def post_review(
     payload: ReviewIn,
 ) -> ReviewPublic:
     """Post a review; it is saved, then scored."""
-    try:
-        review = reviews.post_review(
-            session=session,
-            movie=movie,
-            user=user,
-            body=payload.body,
-            max_chars=settings.max_review_chars,
-        )
-    except reviews.ReviewError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    review = reviews.post_review(
+        session=session,
+        movie=movie,
+        user=user,
+        body=payload.body,
+        max_chars=settings.max_review_chars,
+    )
     reviews.score_review(session=session, review=review, classifier=classifier)
     return _scored(session, review, version)
 
 
-@router.patch("/reviews/{review_id}", response_model=ReviewPublic)
+@router.patch(
+    "/reviews/{review_id}",
+    response_model=ReviewPublic,
+    responses=errors(400, 401, 403, 404, 409, 422),
+)
 def edit_review(
     session: SessionDep,
     settings: SettingsDep,
@@ -223,41 +181,29 @@ def edit_review(
     payload: ReviewIn,
 ) -> ReviewPublic:
     """Rewrite your own review; it is scored again."""
-    try:
-        reviews.edit_review(
-            session=session,
-            review=review,
-            user=user,
-            body=payload.body,
-            max_chars=settings.max_review_chars,
-        )
-    except reviews.ReviewError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
-    except reviews.NotAllowed as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    reviews.edit_review(
+        session=session,
+        review=review,
+        user=user,
+        body=payload.body,
+        max_chars=settings.max_review_chars,
+    )
     reviews.score_review(session=session, review=review, classifier=classifier)
     return _scored(session, review, version)
 
 
-@router.delete("/reviews/{review_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/reviews/{review_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 409, 422),
+)
 def delete_review(session: SessionDep, review: ReviewDep, user: ApiUser) -> Response:
     """Delete your own review."""
-    try:
-        reviews.delete_review(session=session, review=review, user=user)
-    except reviews.NotAllowed as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
+    reviews.delete_review(session=session, review=review, user=user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-THROTTLED: dict[int | str, dict[str, Any]] = {
-    429: {
-        "description": "Over a throttle: try again after the Retry-After header's seconds",
-        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-    }
-}
-
-
-@router.post("/sentiment", response_model=SentimentResult, responses=THROTTLED)
+@router.post("/sentiment", response_model=SentimentResult, responses=errors(400, 422, 429, 503))
 def score_text(
     settings: SettingsDep,
     classifier: ClassifierDep,
@@ -283,27 +229,18 @@ def score_text(
             f"Texts can be at most {max_chars:,} characters{hint}.",
         )
     [analysis] = analyze(classifier, [payload.text])
-    prediction = analysis.prediction
-    return SentimentResult(
-        model_version=classifier.version,
-        p_positive=prediction.p_positive,
-        label=prediction.label,
-        certainty=prediction.certainty,
-        sentences=[
-            SentencePublic(text=s.text, p_positive=s.p_positive) for s in analysis.sentences
-        ],
-    )
+    return SentimentResult.model_validate(analysis)
 
 
-@router.post("/token", response_model=Token, responses=THROTTLED)
+@router.post("/token", response_model=Token, responses=errors(400, 401, 422, 429))
 def issue_token(
     session: SessionDep,
     settings: SettingsDep,
     throttle: ThrottleDep,
     ip: ClientIp,
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=1024)],
-    name: Annotated[str, Form(max_length=64, description="What the token is for")] = "",
+    username: Annotated[UserText, Form(max_length=64)],
+    password: Annotated[UserText, Form(max_length=1024)],
+    name: Annotated[UserText, Form(max_length=64, description="What the token is for")] = "",
 ) -> Token:
     """Trade a username and password for a bearer token (OAuth2 password form fields).
 
@@ -323,7 +260,7 @@ def issue_token(
     return Token(access_token=token, expires_in=settings.session_max_age)
 
 
-@router.get("/tokens", response_model=list[ApiTokenPublic])
+@router.get("/tokens", response_model=list[ApiTokenPublic], responses=errors(401))
 def list_tokens(session: SessionDep, user: ApiUser) -> list[ApiTokenPublic]:
     """Your live API tokens (never the tokens themselves)."""
     return [
@@ -332,11 +269,13 @@ def list_tokens(session: SessionDep, user: ApiUser) -> list[ApiTokenPublic]:
     ]
 
 
-@router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 404, 422)
+)
 def revoke_token(
     session: SessionDep,
     user: ApiUser,
-    token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    token_id: RowId,
 ) -> Response:
     """Revoke one of your API tokens; it is refused from then on."""
     if not credentials.revoke_token(session=session, user=user, token_id=token_id):
@@ -344,7 +283,7 @@ def revoke_token(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401))
 def logout(
     request: Request, session: SessionDep, user: ApiUser, user_session: UserSessionDep
 ) -> Response:

@@ -158,6 +158,16 @@ def login(
             status_code=429,
             headers=exc.headers,
         )
+    except users.LoginError as exc:
+        return _form(
+            request,
+            "login.html",
+            LOGIN_PARTIALS,
+            next=next,
+            username=username,
+            error=str(exc),
+            status_code=422,
+        )
     if user is None:
         return _form(
             request,

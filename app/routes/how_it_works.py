@@ -11,13 +11,14 @@ from starlette.responses import Response
 from app import accuracy, scoring
 from app.deps import ModelVersion, SessionDep, SettingsDep, get_optional_user
 from app.lifecycle import comparison
+from app.schemas import UserText
 from app.sentiment import learning_curve, registry
 from app.sentiment.calibration import Calibration
 from app.templating import render
 
 router = APIRouter(dependencies=[Depends(get_optional_user)], include_in_schema=False)
 
-VersionName = Annotated[str, Query(max_length=128)]
+VersionName = Annotated[UserText, Query(max_length=128)]
 
 
 @router.get("/how-it-works")
@@ -56,8 +57,5 @@ def learning_curve_plot(settings: SettingsDep) -> Response:
 def compare_versions(
     request: Request, session: SessionDep, a: VersionName, b: VersionName
 ) -> Response:
-    try:
-        result = comparison.compare(session=session, version_a=a, version_b=b)
-    except comparison.UnscoredVersions as exc:
-        raise HTTPException(404, f"{str(exc).capitalize()}.") from exc
+    result = comparison.compare(session=session, version_a=a, version_b=b)
     return render(request, "compare.html", {"result": result})

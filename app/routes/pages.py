@@ -17,14 +17,14 @@ from app.deps import (
     SettingsDep,
     get_optional_user,
 )
-from app.schemas import CatalogSort, ReviewSort, SentimentFilter
+from app.schemas import CatalogSort, ReviewSort, SentimentFilter, UserText
 from app.templating import render
 from app.users import find_user
 
 router = APIRouter(dependencies=[Depends(get_optional_user)], include_in_schema=False)
 
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-SearchText = Annotated[str, Query(max_length=200)]
+SearchText = Annotated[UserText, Query(max_length=200)]
 
 
 @router.get("/")
@@ -34,7 +34,7 @@ def catalog(
     settings: SettingsDep,
     version: ModelVersion,
     q: SearchText = "",
-    genre: Annotated[str, Query(max_length=64)] = "",
+    genre: Annotated[UserText, Query(max_length=64)] = "",
     sort: CatalogSort = CatalogSort.most_reviewed,
     page: PageNumber = 1,
 ) -> Response:
@@ -110,7 +110,7 @@ def review_page(
 def user_page(
     request: Request,
     session: SessionDep,
-    username: str,
+    username: UserText,
     version: ModelVersion,
     page: PageNumber = 1,
 ) -> Response:

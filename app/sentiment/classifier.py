@@ -16,7 +16,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from app.sentiment.labels import is_positive
+from app.sentiment.labels import is_positive, name_of
 from app.sentiment.modeling import offline
 from app.sentiment.registry import ModelNotFoundError
 from app.sentiment.text import clean, split_sentences
@@ -38,7 +38,7 @@ class Prediction:
 
     @property
     def label(self) -> str:
-        return "positive" if self.is_positive else "negative"
+        return name_of(self.p_positive)
 
     @property
     def certainty(self) -> float:
@@ -57,6 +57,7 @@ class Analysis:
 
     prediction: Prediction
     sentences: list[SentencePrediction]
+    model_version: str
 
 
 class Classifier(Protocol):
@@ -78,7 +79,7 @@ def analyze(classifier: Classifier, texts: Sequence[str]) -> list[Analysis]:
     analyses = []
     for prediction, sentences in zip(whole, per_text, strict=True):
         scored = [SentencePrediction(s, next(flat_predictions).p_positive) for s in sentences]
-        analyses.append(Analysis(prediction, scored))
+        analyses.append(Analysis(prediction, scored, classifier.version))
     return analyses
 
 

@@ -23,6 +23,11 @@ def is_positive(p_positive: Any) -> Any:
     return p_positive >= THRESHOLD
 
 
+def name_of(p_positive: float) -> str:
+    """The verdict a score means, as a word: "positive" or "negative"."""
+    return "positive" if is_positive(p_positive) else "negative"
+
+
 def label_of(p_positive: float) -> int:
     """The label a score means: POSITIVE (1) or NEGATIVE (0)."""
     return POSITIVE if is_positive(p_positive) else NEGATIVE

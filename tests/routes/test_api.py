@@ -152,3 +152,22 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
     assert {"/api/movies", "/api/movies/{movie_id}", "/api/sentiment", "/api/token"} <= set(paths)
     assert not any(path.startswith("/movies") for path in paths)  # pages stay out of the API docs
     assert client.get("/docs").status_code == 200
+
+
+def test_the_schema_documents_every_error_answer(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+
+    def documented(path: str, method: str) -> dict[str, dict]:  # type: ignore[type-arg]
+        return schema["paths"][path][method]["responses"]  # type: ignore[no-any-return]
+
+    post = documented("/api/movies/{movie_id}/reviews", "post")
+    assert {"400", "401", "403", "404", "413", "422", "429"} <= set(post)
+    for code in ("401", "403", "404", "422"):
+        assert post[code]["content"]["application/json"]["schema"] == problem, code
+    assert {"404", "409", "422"} <= set(documented("/api/reviews/{review_id}", "patch"))
+    assert {"401", "403", "404", "409"} <= set(documented("/api/reviews/{review_id}", "delete"))
+    assert {"404", "422"} <= set(documented("/api/movies/{movie_id}", "get"))
+    assert {"422", "429", "503"} <= set(documented("/api/sentiment", "post"))
+    assert {"401", "429"} <= set(documented("/api/token", "post"))
+    assert "Problem" in schema["components"]["schemas"]

@@ -315,7 +315,12 @@ def test_last_seen_is_recorded_at_most_every_few_minutes(
 def test_token_names_keep_only_printable_characters(client: TestClient, session: Session) -> None:
     make_user(session, username="ned")
 
-    token = _token(client, "ned", name="lap\x00top\n")
+    token = _token(client, "ned", name="lap\ttop\n")
+    refused = client.post(
+        "/api/token", data={"username": "ned", "password": PASSWORD, "name": "lap\x00top"}
+    )
 
     assert _token_works(client, token)
     assert session.scalars(select(ApiToken.name)).one() == "laptop"
+    # NUL is text no database can store: refused, as everywhere user text enters.
+    assert refused.status_code == 422
