@@ -21,7 +21,7 @@ from app.deps import LoginRequired
 from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
 from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
-from app.reviews import NotAllowed
+from app.reviews import NotAllowed, ReviewGone
 from app.routes import admin, api, auth, how_it_works, pages, reviews
 from app.scoring import ScoringWorker
 from app.security import TokenSigner
@@ -31,6 +31,8 @@ from app.templating import is_htmx, make_templates
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
+SHUTDOWN_GRACE_SECONDS = 5.0
+"""How long a stopping server waits for the scoring batch in flight before handing it back."""
 
 
 def create_app(
@@ -57,12 +59,19 @@ def create_app(
         models.load()
         worker = None
         if settings.score_in_background:
-            worker = ScoringWorker(session_factory=app.state.session_factory, models=models)
+            worker = ScoringWorker(
+                session_factory=app.state.session_factory,
+                models=models,
+                batch_size=settings.scoring_batch_size,
+                lease_seconds=settings.claim_timeout_seconds,
+            )
             worker.start()
         yield
-        app.state.promotions.stop()
+        # Both finish their batch in flight or hand it back, so a stop never waits long.
+        app.state.promotions.request_stop()
         if worker is not None:
-            worker.stop()
+            worker.stop(timeout=SHUTDOWN_GRACE_SECONDS)
+        app.state.promotions.stop(timeout=SHUTDOWN_GRACE_SECONDS)
         engine.dispose()
 
     app = FastAPI(
@@ -120,6 +129,10 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotAllowed)
     async def not_allowed(request: Request, exc: NotAllowed) -> Response:
         return await _error(request, HTTPException(403, str(exc)))
+
+    @app.exception_handler(ReviewGone)
+    async def review_gone(request: Request, exc: ReviewGone) -> Response:
+        return await _error(request, HTTPException(404, str(exc)))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
