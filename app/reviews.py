@@ -91,18 +91,19 @@ def edit_review(
     longer apply (a score still being computed for the old text will be dropped)."""
     ensure_can_change(review, user)
     text = validate_body(body, max_chars=max_chars)
+    review_id = review.id
     # One statement, so a concurrent edit or delete cannot interleave; on Postgres it waits
     # for a scoring write that holds this review, on SQLite for the write lock.
     row = session.execute(
         update(Review)
-        .where(Review.id == review.id)
+        .where(Review.id == review_id)
         .values(body=text, text_revision=Review.text_revision + 1)
         .returning(Review.text_revision, Review.updated_at)
     ).first()
     if row is None:
         session.rollback()
-        raise ReviewGone(f"Review {review.id} was deleted meanwhile.")
-    session.execute(delete(ReviewScore).where(ReviewScore.review_id == review.id))
+        raise ReviewGone(f"Review {review_id} was deleted meanwhile.")
+    session.execute(delete(ReviewScore).where(ReviewScore.review_id == review_id))
     session.commit()
     set_committed_value(review, "body", text)
     set_committed_value(review, "text_revision", row.text_revision)
@@ -115,10 +116,11 @@ def delete_review(*, session: Session, review: Review, user: User) -> None:
     """Delete a review: its author, or an admin, may."""
     if not user.is_admin:
         ensure_can_change(review, user)
-    deleted = session.execute(delete(Review).where(Review.id == review.id))
+    review_id = review.id
+    deleted = session.execute(delete(Review).where(Review.id == review_id))
     session.commit()
     if not getattr(deleted, "rowcount", 1):
-        raise ReviewGone(f"Review {review.id} was deleted meanwhile.")
+        raise ReviewGone(f"Review {review_id} was deleted meanwhile.")
 
 
 def score_review(
