@@ -477,7 +477,8 @@ def worker(batch_size: int | None, until_done: bool) -> None:
         loader=lambda: load_current(settings), marker=settings.models_dir / "CURRENT"
     )
     models.load()
-    if models.get() is None:
+    classifier = models.get()
+    if classifier is None and until_done:
         raise click.ClickException(models.problem or "no model")
     if settings.database_url.startswith("sqlite"):
         click.echo(
@@ -493,7 +494,10 @@ def worker(batch_size: int | None, until_done: bool) -> None:
     )
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: scorer.request_stop())
-    click.echo(f"worker {scorer.worker_id} scoring with {models.get().version}")  # type: ignore[union-attr]
+    if classifier is None:
+        click.echo(f"{models.problem} Waiting for a model meanwhile.", err=True)
+    else:
+        click.echo(f"worker {scorer.worker_id} scoring with {classifier.version}")
     scorer.run(until_done=until_done)
     click.echo(f"worker {scorer.worker_id} stopped")
 
