@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.scoring import score_pending
-from tests.factories import FakeClassifier, make_movie, make_review, make_user
+from tests.factories import FakeClassifier, make_movie, make_review, make_user, score_some
 from tests.routes.conftest import page, text
 
 
@@ -212,7 +212,7 @@ def test_scoring_progress_banner_counts_in_the_database_and_estimates_the_time_l
         make_review(session, movie=movie, body=f"review {i}")
     session.add(ScoringJob(model_version=FakeClassifier().version, total=10, done=0))
     session.commit()
-    _score(session_factory, session, limit=4)
+    score_some(session_factory, limit=4)
 
     doc = page(client.get("/status"))
 
@@ -223,31 +223,6 @@ def test_scoring_progress_banner_counts_in_the_database_and_estimates_the_time_l
     assert text(doc.select_one("#scoring-status .eta")).endswith(" left")
 
 
-def _score(
-    factory: sessionmaker[Session], session: Session, *, limit: int, version: str = ""
-) -> None:
-    """Score `limit` reviews as a worker would."""
-    from app.scoring import Scored, claim_batch, store_scores
-    from app.sentiment.classifier import analyze
-
-    classifier = FakeClassifier(version or FakeClassifier().version)
-    with factory() as worker_session:
-        batch = claim_batch(
-            session=worker_session, version=classifier.version, worker="w", limit=limit
-        )
-        analyses = analyze(classifier, [claimed.body for claimed in batch])
-        store_scores(
-            session=worker_session,
-            version=classifier.version,
-            scored=[
-                Scored(c.review_id, c.text_revision, a)
-                for c, a in zip(batch, analyses, strict=True)
-            ],
-            worker="w",
-        )
-        worker_session.commit()
-
-
 def test_banner_shows_the_current_versions_job_and_one_for_comparing(
     client: TestClient, session: Session, app: FastAPI, session_factory: sessionmaker[Session]
 ) -> None:
@@ -256,8 +231,8 @@ def test_banner_shows_the_current_versions_job_and_one_for_comparing(
     movie = make_movie(session)
     for i in range(10):
         make_review(session, movie=movie, body=f"review {i}")
-    _score(session_factory, session, limit=4)
-    _score(session_factory, session, limit=9, version="nb")
+    score_some(session_factory, limit=4)
+    score_some(session_factory, limit=9, classifier=FakeClassifier("nb"))
     session.add(ScoringJob(model_version=FakeClassifier().version, total=10, done=4))
     session.add(ScoringJob(model_version="crashed-long-ago", total=5, done=1))
     session.add(ScoringJob(model_version="nb", total=10, done=9))
