@@ -48,6 +48,9 @@ from app.sentiment.classifier import Analysis, Classifier, analyze
 log = logging.getLogger(__name__)
 
 DEFAULT_LEASE_SECONDS = 300.0
+CANDIDATES_PER_CLAIM = 4
+"""A claim looks at this many times the batch size, so that workers claiming at the same
+moment find enough reviews the others have not locked."""
 RATE_WINDOW = timedelta(minutes=2)
 """How far back the banner looks to measure the scoring rate."""
 
@@ -119,26 +122,31 @@ def claim_batch(
             ScoringClaim.model_version == version,
             ScoringClaim.expires_at > now,
         )
-        candidates = (
-            select(Review.id)
-            .join(Movie, Movie.id == Review.movie_id)
-            .join(counts, counts.c.movie_id == Review.movie_id)
-            .where(_unscored(version), ~live_claim)
-            .order_by(
-                Review.user_id.is_(None),
-                Movie.score_first_at.desc().nulls_last(),
-                counts.c.n_reviews.desc(),
-                Movie.title.is_(None),
-                Review.movie_id,
-                Review.id,
+        # The order is found without locks (a top-N sort), then the first rows no other
+        # worker is claiming are locked: locking while sorting would sort every review.
+        candidates = list(
+            session.scalars(
+                select(Review.id)
+                .join(Movie, Movie.id == Review.movie_id)
+                .join(counts, counts.c.movie_id == Review.movie_id)
+                .where(_unscored(version), ~live_claim)
+                .order_by(
+                    Review.user_id.is_(None),
+                    Movie.score_first_at.desc().nulls_last(),
+                    counts.c.n_reviews.desc(),
+                    Movie.title.is_(None),
+                    Review.movie_id,
+                    Review.id,
+                )
+                .limit(limit * CANDIDATES_PER_CLAIM)
             )
-            .limit(limit)
-            .with_for_update(skip_locked=True, of=Review)
         )
-        ids = list(session.scalars(candidates))
-        if not ids:
+        if not candidates:
             session.rollback()
             return []
+        lockable = select(Review.id).where(Review.id.in_(candidates))
+        locked = set(session.scalars(lockable.with_for_update(skip_locked=True)))
+        ids = [review_id for review_id in candidates if review_id in locked][:limit]
         expires = now + timedelta(seconds=lease_seconds)
         taken = set(_take(session, ids=ids, version=version, worker=worker, now=now, until=expires))
         rows = session.execute(
@@ -148,7 +156,7 @@ def claim_batch(
         if taken:
             by_id = {row.id: Claimed(row.id, row.text_revision, row.body) for row in rows}
             return [by_id[review_id] for review_id in ids if review_id in by_id]
-        # Another worker took these between our look and our claim: look again.
+        # Other workers are claiming these very reviews: look again.
 
 
 def _take(
