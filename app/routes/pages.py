@@ -133,13 +133,13 @@ def scoring_status(
 ) -> Response:
     """The background scoring progress, polled by the banner in base.html."""
     runner = request.app.state.promotions
-    jobs = scoring.running_jobs(session=session, version=version)
+    progress = {
+        job.model_version: scoring.progress(session=session, version=job.model_version)
+        for job in scoring.running_jobs(session=session, version=version)
+    }
     context = {
-        "jobs": jobs,
-        "progress": {
-            job.model_version: scoring.progress(session=session, version=job.model_version)
-            for job in jobs
-        },
+        # A job whose worker was killed stays "running"; what is left to score is what counts.
+        "jobs": [job for job in progress.values() if job.remaining],
         "version": version,
         # Started from this site: whether it ends in a promotion (else it is for comparing).
         "runner_version": runner.running,

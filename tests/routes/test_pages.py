@@ -260,3 +260,18 @@ def test_no_banner_when_nothing_is_running(client: TestClient, session: Session)
     status = page(client.get("/status")).select_one("#scoring-status")
 
     assert status is not None and status.has_attr("hidden")
+
+
+def test_no_banner_for_a_killed_workers_job_once_everything_is_scored(
+    client: TestClient, session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    from app.models import ScoringJob
+
+    make_review(session, movie=make_movie(session), body="good")
+    session.add(ScoringJob(model_version=FakeClassifier().version, total=1, done=0))
+    session.commit()
+    score_some(session_factory, limit=1)
+
+    status = page(client.get("/status")).select_one("#scoring-status")
+
+    assert status is not None and status.has_attr("hidden")
