@@ -403,7 +403,10 @@ def score(batch_size: int, name: str | None) -> None:
         with _model_errors():
             classifier = load_version(settings=settings, name=name)
     job = score_pending(
-        session_factory=_session_factory(settings), classifier=classifier, batch_size=batch_size
+        session_factory=_session_factory(settings),
+        classifier=classifier,
+        batch_size=batch_size,
+        lease_seconds=settings.claim_timeout_seconds,
     )
     click.echo("nothing to score" if job is None else f"scored {job.done} reviews ({job.status})")
 
@@ -430,24 +433,73 @@ def _data_errors(settings: Settings) -> Iterator[None]:
         ) from exc
 
 
+SHUTDOWN_SECONDS = 5
+"""How long a stopping server lets open connections finish before closing them."""
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True)
 @click.option(
     "--score/--no-score",
     "background",
-    default=True,
-    show_default=True,
-    help="Score unscored reviews in the background while serving.",
+    default=None,
+    help="Score unscored reviews in a background thread while serving "
+    "(default: TEXTFLIX_SCORE_IN_BACKGROUND, true unless set).",
 )
-def serve(host: str, port: int, background: bool) -> None:
-    """Serve the site."""
+def serve(host: str, port: int, background: bool | None) -> None:
+    """Serve the site; SIGTERM or Ctrl-C stop it cleanly within seconds."""
     import uvicorn
 
     from app.main import create_app
 
-    settings = _settings().model_copy(update={"score_in_background": background})
-    uvicorn.run(create_app(settings), host=host, port=port)
+    settings = _settings()
+    if background is not None:
+        settings = settings.model_copy(update={"score_in_background": background})
+    uvicorn.run(
+        create_app(settings), host=host, port=port, timeout_graceful_shutdown=SHUTDOWN_SECONDS
+    )
+
+
+@main.command()
+@click.option("--batch-size", type=int, default=None, help="Default: TEXTFLIX_SCORING_BATCH_SIZE.")
+@click.option("--until-done", is_flag=True, help="Exit when no review is left to claim.")
+def worker(batch_size: int | None, until_done: bool) -> None:
+    """Score reviews with the current model as one of any number of worker processes, on this
+    machine or others sharing one Postgres database. Stops cleanly on SIGTERM or Ctrl-C."""
+    import signal
+
+    from app.lifecycle.serving import ModelHolder, load_current
+    from app.scoring import ScoringWorker
+
+    settings = _settings()
+    models = ModelHolder(
+        loader=lambda: load_current(settings), marker=settings.models_dir / "CURRENT"
+    )
+    models.load()
+    classifier = models.get()
+    if classifier is None and until_done:
+        raise click.ClickException(models.problem or "no model")
+    if settings.database_url.startswith("sqlite"):
+        click.echo(
+            "SQLite takes one writer at a time: run a single worker, and serve with "
+            "TEXTFLIX_SCORE_IN_BACKGROUND=false while it runs",
+            err=True,
+        )
+    scorer = ScoringWorker(
+        session_factory=_session_factory(settings),
+        models=models,
+        batch_size=batch_size or settings.scoring_batch_size,
+        lease_seconds=settings.claim_timeout_seconds,
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: scorer.request_stop())
+    if classifier is None:
+        click.echo(f"{models.problem} Waiting for a model meanwhile.", err=True)
+    else:
+        click.echo(f"worker {scorer.worker_id} scoring with {classifier.version}")
+    scorer.run(until_done=until_done)
+    click.echo(f"worker {scorer.worker_id} stopped")
 
 
 @main.command()
@@ -482,11 +534,11 @@ def demo(host: str, port: int) -> None:
             train_version(settings=settings)
         baseline = baseline_to_compare(settings=settings)
     click.echo(f"Textflix is up at http://{host}:{port} (imported reviews are scored meanwhile)")
-    app = create_app(settings.model_copy(update={"score_in_background": True}))
+    app = create_app(settings)
     if baseline is not None:
         # Beside the current model's scores, so that "How it works" compares the two.
         app.state.promotions.start(baseline, make_current=False)
-    uvicorn.run(app, host=host, port=port)
+    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=SHUTDOWN_SECONDS)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,18 @@ class Settings(BaseSettings):
         description="Where `textflix experiment` writes results.csv and the plot the site shows.",
     )
     score_in_background: bool = Field(
-        default=False, description="Score reviews that have no current score in a worker thread."
+        default=True,
+        description="`textflix serve` scores reviews that have no current score in a worker "
+        "thread; set false when separate `textflix worker` processes do the scoring.",
+    )
+    scoring_batch_size: int = Field(
+        default=32, ge=1, le=4096, description="Reviews a worker claims and scores at a time."
+    )
+    claim_timeout_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a worker's claim on a batch lasts; after that (its worker died or "
+        "stalled) another worker may take the batch over.",
     )
     max_review_chars: int = Field(default=10_000, ge=100)
     max_title_chars: int = Field(default=200, ge=10)

@@ -27,7 +27,7 @@ from app.lifecycle.comparison import UnscoredVersions
 from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
 from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
-from app.reviews import NotAllowed, ReviewError
+from app.reviews import NotAllowed, ReviewError, ReviewGone
 from app.routes import account, admin, api, auth, how_it_works, pages, reviews
 from app.scoring import ScoringWorker
 from app.sentiment.classifier import Classifier
@@ -38,6 +38,8 @@ from app.throttle import Throttle, Throttled
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
+SHUTDOWN_GRACE_SECONDS = 5.0
+"""How long a stopping server waits for the scoring batch in flight before handing it back."""
 
 
 def create_app(
@@ -64,12 +66,19 @@ def create_app(
         models.load()
         worker = None
         if settings.score_in_background:
-            worker = ScoringWorker(session_factory=app.state.session_factory, models=models)
+            worker = ScoringWorker(
+                session_factory=app.state.session_factory,
+                models=models,
+                batch_size=settings.scoring_batch_size,
+                lease_seconds=settings.claim_timeout_seconds,
+            )
             worker.start()
         yield
-        app.state.promotions.stop()
+        # Both finish their batch in flight or hand it back, so a stop never waits long.
+        app.state.promotions.request_stop()
         if worker is not None:
-            worker.stop()
+            worker.stop(timeout=SHUTDOWN_GRACE_SECONDS)
+        app.state.promotions.stop(timeout=SHUTDOWN_GRACE_SECONDS)
         engine.dispose()
 
     app = FastAPI(
@@ -154,6 +163,10 @@ def _add_error_handlers(app: FastAPI) -> None:
             return AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
         detail = " ".join(_describe(error) for error in exc.errors())
         return await _error(request, HTTPException(422, detail))
+
+    @app.exception_handler(ReviewGone)
+    async def review_gone(request: Request, exc: ReviewGone) -> Response:
+        return await _error(request, HTTPException(404, str(exc)))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -50,6 +50,9 @@ class Movie(Base):
     actors: Mapped[str | None] = mapped_column(String(500))
     runtime: Mapped[str | None] = mapped_column(String(32))
     rated: Mapped[str | None] = mapped_column(String(16))
+    # When someone last opened the movie while it was not fully scored: it goes to the front
+    # of the scoring queue (app/scoring.py).
+    score_first_at: Mapped[datetime | None] = mapped_column()
 
     genres: Mapped[list[MovieGenre]] = relationship(
         back_populates="movie", cascade="all, delete-orphan", order_by="MovieGenre.name"
@@ -96,6 +99,9 @@ class Review(Base):
     source_ref: Mapped[str | None] = mapped_column(String(128))
     author_name: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
+    # Bumped on every edit; a score carries the revision it was computed for, so a score of an
+    # older text is never stored (app/scoring.py).
+    text_revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # What the dataset says, kept apart from any model's prediction.
     gold_label: Mapped[int | None] = mapped_column(Integer)  # 1 positive, 0 negative
     stars: Mapped[int | None] = mapped_column(Integer)  # 1..10 as published
@@ -121,6 +127,8 @@ class ReviewScore(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
     model_version: Mapped[str] = mapped_column(String(128))
+    # The review's text_revision this score was computed for.
+    text_revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     p_positive: Mapped[float] = mapped_column(Float)
     scored_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -192,6 +200,21 @@ class ScoringJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class ScoringClaim(Base):
+    """A worker's lease on scoring one review with one model version. Whoever holds a live
+    claim scores the review; a claim past `expires_at` (its worker died or stalled) may be
+    taken over by another worker."""
+
+    __tablename__ = "scoring_claims"
+
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    worker: Mapped[str] = mapped_column(String(64), index=True)
+    expires_at: Mapped[datetime] = mapped_column()
 
 
 class Feedback(Base):

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, cast, func, select
+from sqlalchemy import ColumnElement, Float, Select, Subquery, cast, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.accuracy import Accuracy, accuracy
@@ -16,6 +16,9 @@ from app.schemas import CatalogSort
 
 HISTOGRAM_BINS = 10
 HIGHLIGHTS_PER_SIDE = 3
+MIN_SCORED_FOR_SHARE = 10
+"""A movie that is not fully scored shows its positive share only once this many of its
+reviews are scored: a share of 1 or 2 reviews says nothing about the movie."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,16 @@ class Sentiment:
         return self.n_scored - self.n_positive
 
     @property
+    def complete(self) -> bool:
+        """Every review of the movie is scored."""
+        return self.n_scored >= self.n_reviews
+
+    @property
     def percent_positive(self) -> float | None:
-        return 100.0 * self.n_positive / self.n_scored if self.n_scored else None
+        """The share of positive reviews; None until enough are scored to say."""
+        if not self.n_scored or (not self.complete and self.n_scored < MIN_SCORED_FOR_SHARE):
+            return None
+        return 100.0 * self.n_positive / self.n_scored
 
 
 @dataclass(frozen=True)
@@ -78,19 +89,31 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _aggregate_query(version: str | None) -> Select[Movie, int, int, int]:
-    """Movies with reviews, and their review / scored / positive counts under `version`."""
-    n_reviews = func.count(Review.id).label("n_reviews")
-    n_scored = func.count(ReviewScore.id).label("n_scored")
-    n_positive = func.coalesce(func.sum(ReviewScore.predicted_label), 0).label("n_positive")
-    return (
-        select(Movie, n_reviews, n_scored, n_positive)
-        .join(Review, Review.movie_id == Movie.id)
+def movie_counts(*, version: str | None, movie_id: int | None = None) -> Subquery:
+    """Per movie with reviews: `n_reviews`, and `n_scored` / `n_positive` under `version`.
+    The one place these counts come from (the catalog, the summaries, the scoring order)."""
+    stmt = (
+        select(
+            Review.movie_id.label("movie_id"),
+            func.count(Review.id).label("n_reviews"),
+            func.count(ReviewScore.id).label("n_scored"),
+            func.coalesce(func.sum(ReviewScore.predicted_label), 0).label("n_positive"),
+        )
         .outerjoin(
             ReviewScore,
             (ReviewScore.review_id == Review.id) & (ReviewScore.model_version == (version or "")),
         )
-        .group_by(Movie.id)
+        .group_by(Review.movie_id)
+    )
+    if movie_id is not None:
+        stmt = stmt.where(Review.movie_id == movie_id)
+    return stmt.subquery("movie_counts")
+
+
+def _aggregate_query(counts: Subquery) -> Select[Movie, int, int, int]:
+    """Movies with reviews, and their review / scored / positive counts."""
+    return select(Movie, counts.c.n_reviews, counts.c.n_scored, counts.c.n_positive).join(
+        counts, counts.c.movie_id == Movie.id
     )
 
 
@@ -116,15 +139,16 @@ def search_catalog(
         Movie, Movie.id == Review.movie_id
     )
     total = session.scalar(counted.where(*filters)) or 0
-    stmt = _aggregate_query(version).where(*filters)
-    n_scored = func.count(ReviewScore.id)
-    share = cast(func.coalesce(func.sum(ReviewScore.predicted_label), 0), Float) / func.nullif(
-        n_scored, 0
-    )
+    counts = movie_counts(version=version)
+    stmt = _aggregate_query(counts).where(*filters)
+    n_scored = counts.c.n_scored
+    share = cast(counts.c.n_positive, Float) / func.nullif(n_scored, 0)
+    # A movie still being scored has no final share yet: it comes after every scored one.
+    incomplete = n_scored < counts.c.n_reviews
     orders: dict[CatalogSort, list[ColumnElement[Any]]] = {
-        CatalogSort.most_reviewed: [func.count(Review.id).desc(), Movie.title.asc().nulls_last()],
-        CatalogSort.most_positive: [share.desc().nulls_last(), n_scored.desc()],
-        CatalogSort.most_negative: [share.asc().nulls_last(), n_scored.desc()],
+        CatalogSort.most_reviewed: [counts.c.n_reviews.desc(), Movie.title.asc().nulls_last()],
+        CatalogSort.most_positive: [incomplete, share.desc().nulls_last(), n_scored.desc()],
+        CatalogSort.most_negative: [incomplete, share.asc().nulls_last(), n_scored.desc()],
         CatalogSort.alphabetical: [Movie.title.asc().nulls_last(), Movie.imdb_id.asc()],
     }
     order = orders[sort]
@@ -156,7 +180,8 @@ def genres_in_catalog(*, session: Session) -> list[str]:
 
 def movie_sentiment(*, session: Session, movie_id: int, version: str | None) -> Sentiment:
     """A movie's review, scored and positive counts under `version`."""
-    row = session.execute(_aggregate_query(version).where(Movie.id == movie_id)).first()
+    counts = movie_counts(version=version, movie_id=movie_id)
+    row = session.execute(_aggregate_query(counts)).first()
     if row is None:
         return Sentiment(0, 0, 0)
     return Sentiment(row[1], row[2], row[3])

@@ -7,13 +7,15 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from app.models import Movie, Review, ReviewScore, SentenceScore, User
+from app.models import Movie, Review, ReviewScore, User
 from app.schemas import ReviewSort, SentimentFilter, has_visible_text, storable_text
-from app.sentiment.classifier import Analysis, Classifier, analyze
+from app.scoring import Scored, store_scores
+from app.sentiment.classifier import Classifier, analyze
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,10 @@ class ReviewError(ValueError):
 
 class NotAllowed(PermissionError):
     """The user may not change this review."""
+
+
+class ReviewGone(LookupError):
+    """The review was deleted meanwhile (by another request); answered with 404."""
 
 
 @dataclass(frozen=True)
@@ -86,12 +92,28 @@ def ensure_can_change(review: Review, user: User) -> None:
 def edit_review(
     *, session: Session, review: Review, user: User, body: str, max_chars: int
 ) -> Review:
-    """Replace the text of the user's own review; its old scores no longer apply."""
+    """Replace the text of the user's own review: a new text revision, whose old scores no
+    longer apply (a score still being computed for the old text will be dropped)."""
     ensure_can_change(review, user)
-    review.body = validate_body(body, max_chars=max_chars)
-    session.execute(delete(ReviewScore).where(ReviewScore.review_id == review.id))
+    text = validate_body(body, max_chars=max_chars)
+    review_id = review.id
+    # One statement, so a concurrent edit or delete cannot interleave; on Postgres it waits
+    # for a scoring write that holds this review, on SQLite for the write lock.
+    row = session.execute(
+        update(Review)
+        .where(Review.id == review_id)
+        .values(body=text, text_revision=Review.text_revision + 1)
+        .returning(Review.text_revision, Review.updated_at)
+    ).first()
+    if row is None:
+        session.rollback()
+        raise ReviewGone(f"Review {review_id} was deleted meanwhile.")
+    session.execute(delete(ReviewScore).where(ReviewScore.review_id == review_id))
     session.commit()
-    session.expire(review, ["scores"])
+    set_committed_value(review, "body", text)
+    set_committed_value(review, "text_revision", row.text_revision)
+    set_committed_value(review, "updated_at", row.updated_at)
+    set_committed_value(review, "scores", [])
     return review
 
 
@@ -99,50 +121,36 @@ def delete_review(*, session: Session, review: Review, user: User) -> None:
     """Delete a review: its author, or an admin, may."""
     if not user.is_admin:
         ensure_can_change(review, user)
-    session.delete(review)
+    review_id = review.id
+    deleted = session.execute(delete(Review).where(Review.id == review_id))
     session.commit()
-
-
-def store_analysis(
-    *, session: Session, review: Review, version: str, analysis: Analysis
-) -> ReviewScore:
-    """Record one model version's score of a review, replacing an earlier one of that version."""
-    session.execute(
-        delete(ReviewScore).where(
-            ReviewScore.review_id == review.id, ReviewScore.model_version == version
-        )
-    )
-    score = ReviewScore(
-        review_id=review.id,
-        model_version=version,
-        p_positive=analysis.prediction.p_positive,
-        sentences=[
-            SentenceScore(position=i, text=s.text, p_positive=s.p_positive)
-            for i, s in enumerate(analysis.sentences)
-        ],
-    )
-    session.add(score)
-    return score
+    if not getattr(deleted, "rowcount", 1):
+        raise ReviewGone(f"Review {review_id} was deleted meanwhile.")
 
 
 def score_review(
     *, session: Session, review: Review, classifier: Classifier | None
 ) -> ReviewScore | None:
-    """Score a saved review now; without a model, or on failure, it stays saved and unscored
-    for the background job."""
+    """Score a saved review now; without a model, on failure, or when its text changed
+    meanwhile, it stays unscored (for the background workers) and None is returned."""
     if classifier is None:
         return None
+    version = classifier.version
     try:
         [analysis] = analyze(classifier, [review.body])
-        score = store_analysis(
-            session=session, review=review, version=classifier.version, analysis=analysis
+        written = store_scores(
+            session=session,
+            version=version,
+            scored=[Scored(review.id, review.text_revision, analysis)],
         )
         session.commit()
-    except (RuntimeError, ValueError, IntegrityError):
+    except (RuntimeError, ValueError, IntegrityError, OperationalError):
         session.rollback()
         log.exception("scoring review %s failed; it stays unscored", review.id)
         return None
-    return score
+    if not written:
+        return None
+    return current_score(session=session, review_id=review.id, version=version)
 
 
 def current_score(*, session: Session, review_id: int, version: str | None) -> ReviewScore | None:

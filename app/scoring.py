@@ -1,50 +1,261 @@
-"""Background scoring: every review without a score from the current model gets one."""
+"""Scoring every review with a model version: workers claim batches of unscored reviews from
+the database, score them, and write each batch in one transaction.
+
+Any number of workers (the web process's thread, `textflix worker` processes, other machines)
+share the work:
+
+- A claim (`ScoringClaim`) is a lease on one review for one model version. A live claim keeps
+  other workers off; one past its expiry (its worker died or stalled) may be taken over.
+- On Postgres, claiming locks the candidate rows with `FOR UPDATE SKIP LOCKED`, so workers take
+  different reviews without waiting for each other. SQLite has one writer at a time: claims
+  stay correct there, but a second worker adds no speed, so run one (the web process's).
+- A score is written only while its worker still holds the claim and the review still has the
+  text revision that was scored; otherwise it is dropped and the review stays queued, so no
+  review is scored twice and none is skipped, and stored scores always belong to stored text.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from app.lifecycle.serving import ModelHolder
-from app.models import Movie, Review, ReviewScore, ScoringJob, utcnow
-from app.reviews import store_analysis
-from app.sentiment.classifier import Classifier, analyze
+from app.models import Movie, Review, ReviewScore, ScoringClaim, ScoringJob, SentenceScore, utcnow
+from app.movies import movie_counts
+from app.sentiment.classifier import Analysis, Classifier, analyze
 
 log = logging.getLogger(__name__)
+
+DEFAULT_LEASE_SECONDS = 300.0
+CANDIDATES_PER_CLAIM = 4
+"""A claim looks at this many times the batch size, so that workers claiming at the same
+moment find enough reviews the others have not locked."""
+RATE_WINDOW = timedelta(minutes=2)
+"""How far back the banner looks to measure the scoring rate."""
+
+
+def new_worker_id() -> str:
+    """A name for one worker, unique across processes and machines."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A review handed to one worker, with the text revision it is to score."""
+
+    review_id: int
+    text_revision: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A review's analysis, for the text revision it was computed from."""
+
+    review_id: int
+    text_revision: int
+    analysis: Analysis
+
+
+def _unscored(version: str) -> ColumnElement[bool]:
+    return ~exists().where(ReviewScore.review_id == Review.id, ReviewScore.model_version == version)
 
 
 def count_unscored(*, session: Session, version: str) -> int:
     """How many reviews have no score from `version`."""
-    stmt = select(func.count(Review.id)).where(
-        ~exists().where(ReviewScore.review_id == Review.id, ReviewScore.model_version == version)
-    )
-    return session.scalar(stmt) or 0
+    return session.scalar(select(func.count(Review.id)).where(_unscored(version))) or 0
 
 
-def next_unscored(*, session: Session, version: str, limit: int) -> list[Review]:
-    """The next reviews to score: people's own first, then titled movies, movie by movie."""
-    stmt = (
-        select(Review)
-        .join(Movie, Movie.id == Review.movie_id)
-        .where(
-            ~exists().where(
-                ReviewScore.review_id == Review.id, ReviewScore.model_version == version
+FIRST_AGAIN_AFTER = timedelta(seconds=30)
+"""A movie opened again within this time is not written to the queue again."""
+
+
+def put_first_if_unscored(*, session: Session, movie: Movie, complete: bool) -> None:
+    """Someone opened `movie`: if it is not fully scored, its reviews go to the front of the
+    scoring queue (after people's own reviews)."""
+    now = utcnow()
+    if complete or (
+        movie.score_first_at is not None and _as_utc(movie.score_first_at) > now - FIRST_AGAIN_AFTER
+    ):
+        return
+    session.execute(update(Movie).where(Movie.id == movie.id).values(score_first_at=now))
+    session.commit()
+
+
+def claim_batch(
+    *,
+    session: Session,
+    version: str,
+    worker: str,
+    limit: int,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
+) -> list[Claimed]:
+    """Claim up to `limit` unscored reviews for `worker`, in scoring order: people's own reviews
+    first, then movies someone opened while they were not fully scored (the latest first), then
+    movies by number of reviews, as the catalog lists them. Commits; [] when none is left."""
+    while True:
+        now = utcnow()
+        counts = movie_counts(version=version).alias("claim_counts")
+        live_claim = exists().where(
+            ScoringClaim.review_id == Review.id,
+            ScoringClaim.model_version == version,
+            ScoringClaim.expires_at > now,
+        )
+        # The order is found without locks (a top-N sort), then the first rows no other
+        # worker is claiming are locked: locking while sorting would sort every review.
+        candidates = list(
+            session.scalars(
+                select(Review.id)
+                .join(Movie, Movie.id == Review.movie_id)
+                .join(counts, counts.c.movie_id == Review.movie_id)
+                .where(_unscored(version), ~live_claim)
+                .order_by(
+                    Review.user_id.is_(None),
+                    Movie.score_first_at.desc().nulls_last(),
+                    counts.c.n_reviews.desc(),
+                    Movie.title.is_(None),
+                    Review.movie_id,
+                    Review.id,
+                )
+                .limit(limit * CANDIDATES_PER_CLAIM)
             )
         )
-        .order_by(
-            Review.user_id.is_(None),
-            Movie.title.is_(None),
-            Review.movie_id,
-            Review.id,
-        )
-        .limit(limit)
+        if not candidates:
+            session.rollback()
+            return []
+        lockable = select(Review.id).where(Review.id.in_(candidates))
+        locked = set(session.scalars(lockable.with_for_update(skip_locked=True)))
+        ids = [review_id for review_id in candidates if review_id in locked][:limit]
+        expires = now + timedelta(seconds=lease_seconds)
+        taken = set(_take(session, ids=ids, version=version, worker=worker, now=now, until=expires))
+        rows = session.execute(
+            select(Review.id, Review.text_revision, Review.body).where(Review.id.in_(taken))
+        ).all()
+        session.commit()
+        if taken:
+            by_id = {row.id: Claimed(row.id, row.text_revision, row.body) for row in rows}
+            return [by_id[review_id] for review_id in ids if review_id in by_id]
+        # Other workers are claiming these very reviews: look again.
+
+
+def _take(
+    session: Session,
+    *,
+    ids: Sequence[int],
+    version: str,
+    worker: str,
+    now: datetime,
+    until: datetime,
+) -> list[int]:
+    """Insert claims on `ids` still unscored, or take over expired ones; the ids now ours.
+    The conflict check sees claims committed after our first look, so two workers never
+    both take a review."""
+    dialect = session.get_bind().dialect.name
+    make_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    source = select(
+        Review.id,
+        literal(version),
+        literal(worker),
+        literal(until, DateTime(timezone=True)),
+    ).where(Review.id.in_(ids), _unscored(version))
+    stmt = make_insert(ScoringClaim).from_select(
+        ["review_id", "model_version", "worker", "expires_at"], source
     )
-    return list(session.scalars(stmt))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ScoringClaim.review_id, ScoringClaim.model_version],
+        set_={"worker": stmt.excluded.worker, "expires_at": stmt.excluded.expires_at},
+        where=ScoringClaim.expires_at <= now,
+    )
+    return list(session.scalars(stmt.returning(ScoringClaim.review_id)))
+
+
+def release_claims(*, session_factory: sessionmaker[Session], worker: str) -> int:
+    """Hand back every claim `worker` holds, so other workers can take those reviews now."""
+    with session_factory() as session:
+        released = session.execute(delete(ScoringClaim).where(ScoringClaim.worker == worker))
+        session.commit()
+    return int(getattr(released, "rowcount", 0) or 0)
+
+
+def store_scores(
+    *, session: Session, version: str, scored: Sequence[Scored], worker: str | None = None
+) -> list[int]:
+    """Write a batch of scores and their sentence scores in bulk, in the caller's transaction;
+    the ids of the reviews written. A score is written only if its review still has the text
+    revision that was scored (and, for a worker, is still claimed by it); others are dropped
+    and their reviews stay queued. Replaces an earlier score of `version`."""
+    ids = [item.review_id for item in scored]
+    if not ids:
+        return []
+    # Postgres: lock the reviews, so an edit either came first (and we see its revision) or
+    # waits for this commit (and then deletes these scores).
+    session.execute(select(Review.id).where(Review.id.in_(ids)).with_for_update())
+    # Releasing the claims is also the first write, which on SQLite takes the write lock.
+    release = delete(ScoringClaim).where(
+        ScoringClaim.review_id.in_(ids), ScoringClaim.model_version == version
+    )
+    if worker is not None:
+        release = release.where(ScoringClaim.worker == worker)
+    held = set(session.scalars(release.returning(ScoringClaim.review_id)))
+    current = select(Review.id, Review.text_revision).where(Review.id.in_(ids))
+    revisions: dict[int, int] = dict(session.execute(current).all())
+    fresh = [
+        item
+        for item in scored
+        if revisions.get(item.review_id) == item.text_revision
+        and (worker is None or item.review_id in held)
+    ]
+    if not fresh:
+        return []
+    fresh_ids = [item.review_id for item in fresh]
+    session.execute(
+        delete(ReviewScore).where(
+            ReviewScore.review_id.in_(fresh_ids), ReviewScore.model_version == version
+        )
+    )
+    now = utcnow()
+    score_ids = session.scalars(
+        insert(ReviewScore).returning(ReviewScore.id, sort_by_parameter_order=True),
+        [
+            {
+                "review_id": item.review_id,
+                "model_version": version,
+                "text_revision": item.text_revision,
+                "p_positive": item.analysis.prediction.p_positive,
+                "scored_at": now,
+            }
+            for item in fresh
+        ],
+    ).all()
+    sentences = [
+        {"score_id": score_id, "position": i, "text": s.text, "p_positive": s.p_positive}
+        for score_id, item in zip(score_ids, fresh, strict=True)
+        for i, s in enumerate(item.analysis.sentences)
+    ]
+    if sentences:
+        session.execute(insert(SentenceScore), sentences)
+    return fresh_ids
 
 
 def latest_job(*, session: Session, version: str | None = None) -> ScoringJob | None:
@@ -75,6 +286,54 @@ def running_jobs(*, session: Session, version: str | None) -> list[ScoringJob]:
     return [*jobs, other] if other is not None else jobs
 
 
+@dataclass(frozen=True)
+class Progress:
+    """How far scoring with one version has got, counted in the database (so it holds for
+    any number of workers), and the rate measured over the last few minutes."""
+
+    model_version: str
+    n_scored: int
+    n_total: int
+    per_second: float | None
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.n_total - self.n_scored)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """An estimate from the measured rate; None until there is one."""
+        if not self.per_second:
+            return None
+        return self.remaining / self.per_second
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def progress(*, session: Session, version: str) -> Progress:
+    """Scored and total reviews for `version`, and the recent scoring rate."""
+    n_total = session.scalar(select(func.count(Review.id))) or 0
+    n_scored = (
+        session.scalar(
+            select(func.count(ReviewScore.id)).where(ReviewScore.model_version == version)
+        )
+        or 0
+    )
+    now = utcnow()
+    recent, first = session.execute(
+        select(func.count(ReviewScore.id), func.min(ReviewScore.scored_at)).where(
+            ReviewScore.model_version == version, ReviewScore.scored_at >= now - RATE_WINDOW
+        )
+    ).one()
+    per_second = None
+    if recent and first is not None:
+        elapsed = (now - _as_utc(first)).total_seconds()
+        per_second = recent / max(elapsed, 1.0)
+    return Progress(version, n_scored, n_total, per_second)
+
+
 def score_pending(
     *,
     session_factory: sessionmaker[Session],
@@ -82,9 +341,14 @@ def score_pending(
     batch_size: int = 32,
     progress: bool = True,
     stop: threading.Event | None = None,
+    worker: str | None = None,
+    lease_seconds: float = DEFAULT_LEASE_SECONDS,
 ) -> ScoringJob | None:
-    """Score every review lacking a current score, recording progress in a ScoringJob row."""
+    """Score every review lacking a score from the classifier's version that no other worker
+    has claimed, batch by batch, recording progress in a ScoringJob row. Between batches it
+    checks `stop`; the batch in flight is finished, and any claim left is handed back."""
     version = classifier.version
+    worker = worker or new_worker_id()
     with session_factory() as session:
         total = count_unscored(session=session, version=version)
         if total == 0:
@@ -96,23 +360,29 @@ def score_pending(
         finished = False
         try:
             while not (stop and stop.is_set()):
-                batch = next_unscored(session=session, version=version, limit=batch_size)
+                batch = claim_batch(
+                    session=session,
+                    version=version,
+                    worker=worker,
+                    limit=batch_size,
+                    lease_seconds=lease_seconds,
+                )
                 if not batch:
                     finished = True
                     break
-                analyses = analyze(classifier, [review.body for review in batch])
-                for review, analysis in zip(batch, analyses, strict=True):
-                    store_analysis(
-                        session=session, review=review, version=version, analysis=analysis
-                    )
-                job.done = min(job.total, job.done + len(batch))
-                try:
-                    session.commit()
-                except IntegrityError:
-                    # Someone else (the web process, another `textflix score`) scored one of
-                    # these meanwhile; theirs stands, and the next query skips them.
-                    session.rollback()
-                bar.update(len(batch))
+                analyses = analyze(classifier, [claimed.body for claimed in batch])
+                written = store_scores(
+                    session=session,
+                    version=version,
+                    scored=[
+                        Scored(claimed.review_id, claimed.text_revision, analysis)
+                        for claimed, analysis in zip(batch, analyses, strict=True)
+                    ],
+                    worker=worker,
+                )
+                job.done = min(job.total, job.done + len(written))
+                session.commit()  # the batch's scores, sentences, released claims and progress
+                bar.update(len(written))
             job.status = "done" if finished else "stopped"
         except Exception as exc:
             session.rollback()
@@ -124,11 +394,13 @@ def score_pending(
             job.finished_at = utcnow()
             session.merge(job)
             session.commit()
+            release_claims(session_factory=session_factory, worker=worker)
         return job
 
 
 class ScoringWorker:
-    """A daemon thread in the web process that keeps scoring new and imported reviews."""
+    """Keeps scoring new and imported reviews with the current model, in a thread of the web
+    process or as the main loop of `textflix worker`; follows promotions."""
 
     def __init__(
         self,
@@ -136,31 +408,54 @@ class ScoringWorker:
         session_factory: sessionmaker[Session],
         models: ModelHolder,
         idle_seconds: float = 5.0,
+        batch_size: int = 32,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self._session_factory = session_factory
         self._models = models
         self._idle_seconds = idle_seconds
+        self._batch_size = batch_size
+        self._lease_seconds = lease_seconds
+        self.worker_id = new_worker_id()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="scoring-worker", daemon=True)
+        self._thread = threading.Thread(target=self.run, name="scoring-worker", daemon=True)
 
     def start(self) -> None:
+        """Score in a background thread."""
         self._thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def request_stop(self) -> None:
+        """Stop after the batch in flight (safe to call from a signal handler)."""
         self._stop.set()
-        self._thread.join(timeout)
 
-    def _run(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the thread: it finishes the batch in flight if it can within `timeout`;
+        otherwise its claims are handed back now and its late write will be dropped."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("scoring did not stop within %.0f s: handing its batch back", timeout)
+            release_claims(session_factory=self._session_factory, worker=self.worker_id)
+
+    def run(self, *, until_done: bool = False) -> None:
+        """Score until stopped (or, with `until_done`, until nothing is left to claim)."""
         while not self._stop.is_set():
             classifier = self._models.get()  # follows promotions
+            job = None
             try:
                 if classifier is not None:
-                    score_pending(
+                    job = score_pending(
                         session_factory=self._session_factory,
                         classifier=classifier,
+                        batch_size=self._batch_size,
                         progress=False,
                         stop=self._stop,
+                        worker=self.worker_id,
+                        lease_seconds=self._lease_seconds,
                     )
             except Exception:
                 log.exception("background scoring failed; retrying in a while")
+            if until_done and (job is None or job.status == "done"):
+                return
             self._stop.wait(self._idle_seconds)

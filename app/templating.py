@@ -29,6 +29,18 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}%"
 
 
+def _duration(seconds: float | None) -> str:
+    """A rough time span for people: "under a minute", "12 minutes", "3 h 20 min"."""
+    if seconds is None:
+        return "–"
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 90:
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
 def _date(value: datetime | None) -> str:
     return "" if value is None else value.strftime("%d %b %Y")
 
@@ -39,6 +51,7 @@ def make_templates() -> Jinja2Templates:
     templates.env.lstrip_blocks = True
     templates.env.filters["percent"] = _percent
     templates.env.filters["date"] = _date
+    templates.env.filters["duration"] = _duration
     templates.env.tests["positive"] = is_positive  # {% if p is positive %}: the one label rule
     return templates
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.models import Movie, MovieGenre, Review, User
 from app.security import hash_password
@@ -95,3 +95,27 @@ def make_review(
     session.add(review)
     session.commit()
     return review
+
+
+def score_some(
+    factory: sessionmaker[Session], *, limit: int, classifier: FakeClassifier | None = None
+) -> list[int]:
+    """Score the next `limit` reviews in the queue as one worker batch; the ids scored."""
+    from app.scoring import Scored, claim_batch, store_scores
+    from app.sentiment.classifier import analyze
+
+    classifier = classifier or FakeClassifier()
+    with factory() as session:
+        batch = claim_batch(session=session, version=classifier.version, worker="t", limit=limit)
+        analyses = analyze(classifier, [claimed.body for claimed in batch])
+        written = store_scores(
+            session=session,
+            version=classifier.version,
+            scored=[
+                Scored(c.review_id, c.text_revision, a)
+                for c, a in zip(batch, analyses, strict=True)
+            ],
+            worker="t",
+        )
+        session.commit()
+    return written

@@ -123,6 +123,21 @@ def test_an_nbsvm_version_trains_and_scores_every_review_beside_the_current_one(
     assert missing.exit_code != 0 and "no trained model in" in missing.output
 
 
+def test_worker_scores_everything_then_exits_until_done(env: dict[str, str]) -> None:
+    data = Path(env["TEXTFLIX_DATA_DIR"])
+    tar_aclimdb(data / "aclImdb", data / "aclImdb_v1.tar.gz")
+    _run("db", "upgrade")
+    _run("import", "aclimdb", str(data / "aclImdb"))
+    _run("train", "--kind", "nbsvm", "-n", "3", "--eval", "2", "--name", "nb")
+
+    code, output = _run("worker", "--until-done")
+    _, again = _run("score")
+
+    assert code == 0
+    assert "scoring with nb" in output and "stopped" in output
+    assert "nothing to score" in again
+
+
 def test_compare_two_versions_on_the_reviews_both_scored(env: dict[str, str]) -> None:
     from app.scoring import score_pending
 

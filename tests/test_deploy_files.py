@@ -52,3 +52,16 @@ def test_dockerfile_installs_the_pinned_torch_and_runs_the_cli() -> None:
     assert yaml.safe_load(command.group(1))[0] in PYPROJECT["project"]["scripts"]
     for directory in ("app", "migrations", "templates", "static"):
         assert re.search(rf"^COPY {directory} ", DOCKERFILE, re.MULTILINE), directory
+
+
+def test_workers_score_the_apps_database_with_the_apps_models() -> None:
+    worker, app = COMPOSE["services"]["worker"], COMPOSE["services"]["app"]
+    fields = {f"TEXTFLIX_{name.upper()}" for name in Settings.model_fields} | {"DATABASE_URL"}
+    assert worker["command"] == ["textflix", "worker"]
+    assert worker["command"][0] in PYPROJECT["project"]["scripts"]
+    assert set(worker["environment"]) <= fields, set(worker["environment"]) - fields
+    assert worker["environment"]["DATABASE_URL"] == app["environment"]["DATABASE_URL"]
+    models = worker["environment"]["TEXTFLIX_MODELS_DIR"]
+    assert models == app["environment"]["TEXTFLIX_MODELS_DIR"]
+    assert any(volume.split(":")[1] == models for volume in worker["volumes"])
+    assert worker["depends_on"]["db"]["condition"] == "service_healthy"

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.lifecycle.serving import ModelHolder
 from app.models import ReviewScore, ScoringJob, SentenceScore
-from app.scoring import ScoringWorker, count_unscored, score_pending
+from app.scoring import ScoringWorker, count_unscored, put_first_if_unscored, score_pending
 from tests.factories import FakeClassifier, make_movie, make_review, make_user
 
 
@@ -35,21 +35,32 @@ def test_scores_every_unscored_review_once(
     assert count_unscored(session=session, version="another") == 7
 
 
-def test_people_before_imports_and_titled_movies_first(
+def test_people_first_then_movies_opened_then_by_number_of_reviews(
     session_factory: sessionmaker[Session], session: Session
 ) -> None:
+    big = make_movie(session, title="Big")
+    small = make_movie(session, title="Small")
     untitled = make_movie(session, title=None)
-    titled = make_movie(session, title="Heat")
-    imported_untitled = make_review(session, movie=untitled, body="x")
-    imported_titled = make_review(session, movie=titled, body="x")
-    by_person = make_review(session, movie=untitled, body="x", user=make_user(session))
+    opened = make_movie(session, title="Opened")
+    big_reviews = [make_review(session, movie=big, body="x") for _ in range(3)]
+    small_imported = make_review(session, movie=small, body="x")
+    by_person = make_review(session, movie=small, body="x", user=make_user(session))
+    untitled_reviews = [make_review(session, movie=untitled, body="x") for _ in range(2)]
+    opened_review = make_review(session, movie=opened, body="x")
+    put_first_if_unscored(session=session, movie=opened, complete=False)
 
     score_pending(
         session_factory=session_factory, classifier=FakeClassifier(), batch_size=1, progress=False
     )
 
     order = session.scalars(select(ReviewScore.review_id).order_by(ReviewScore.id)).all()
-    assert order == [by_person.id, imported_titled.id, imported_untitled.id]
+    assert order == [
+        by_person.id,
+        opened_review.id,
+        *(r.id for r in big_reviews),  # 3 reviews
+        small_imported.id,  # 2 reviews, titled
+        *(r.id for r in untitled_reviews),  # 2 reviews, no title yet
+    ]
 
 
 def test_worker_thread_scores_and_stops(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.lifecycle.datasets import aclimdb_pools, aclimdb_source, cleaned, describe_sample
-from app.scoring import count_unscored, score_pending
+from app.scoring import count_unscored, new_worker_id, release_claims, score_pending
 from app.sentiment import versions
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.classifier import Classifier
@@ -218,13 +218,20 @@ def score_version(
     promote: bool = False,
     progress: bool = True,
     stop: threading.Event | None = None,
+    worker: str | None = None,
 ) -> int:
     """Score every review with version `name`, keeping its scores beside the current ones (so
     that the site can compare the two); with `promote`, then make it current. Resumable; how
     many reviews are left when it stops (0: all scored, and `name` current if promoted)."""
     classifier = load_version(settings=settings, name=name)
     score_pending(
-        session_factory=session_factory, classifier=classifier, progress=progress, stop=stop
+        session_factory=session_factory,
+        classifier=classifier,
+        batch_size=settings.scoring_batch_size,
+        progress=progress,
+        stop=stop,
+        worker=worker,
+        lease_seconds=settings.claim_timeout_seconds,
     )
     with session_factory() as session:
         remaining = count_unscored(session=session, version=classifier.version)
@@ -280,6 +287,7 @@ class PromotionRunner:
         self._stop = threading.Event()
         self.running: str | None = None
         self.make_current = False  # whether the running job ends in a promotion
+        self.worker_id = new_worker_id()
 
     def start(self, name: str, *, make_current: bool = True) -> bool:
         """Start promoting `name` (or only scoring every review with it); False if a job is
@@ -301,13 +309,21 @@ class PromotionRunner:
                 promote=make_current,
                 progress=False,
                 stop=self._stop,
+                worker=self.worker_id,
             )
         except (ModelNotFoundError, OSError, RuntimeError):
             log.exception("promoting %s failed", name)
         finally:
             self.running = None
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def request_stop(self) -> None:
+        """Stop after the batch in flight."""
+        self._stop.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop: the batch in flight is finished within `timeout` or handed back."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                release_claims(session_factory=self._session_factory, worker=self.worker_id)

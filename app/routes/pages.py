@@ -76,8 +76,13 @@ def movie_page(
         sentiment=sentiment,
         page=page,
     )
+    overview = movies.movie_overview(session=session, movie=movie, version=version)
+    if version is not None:
+        scoring.put_first_if_unscored(
+            session=session, movie=movie, complete=overview.sentiment.complete
+        )
     context = {
-        "overview": movies.movie_overview(session=session, movie=movie, version=version),
+        "overview": overview,
         "movie": movie,
         "listing": listing,
         "review_filters": {
@@ -128,8 +133,13 @@ def scoring_status(
 ) -> Response:
     """The background scoring progress, polled by the banner in base.html."""
     runner = request.app.state.promotions
+    progress = {
+        job.model_version: scoring.progress(session=session, version=job.model_version)
+        for job in scoring.running_jobs(session=session, version=version)
+    }
     context = {
-        "jobs": scoring.running_jobs(session=session, version=version),
+        # A job whose worker was killed stays "running"; what is left to score is what counts.
+        "jobs": [job for job in progress.values() if job.remaining],
         "version": version,
         # Started from this site: whether it ends in a promotion (else it is for comparing).
         "runner_version": runner.running,

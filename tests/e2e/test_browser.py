@@ -50,6 +50,7 @@ def live_server(database_url: str, engine, tmp_path: Path) -> Iterator[str]:  # 
         database_url=database_url,
         secret_key="e2e-secret",
         models_dir=tmp_path / "models",
+        score_in_background=False,
     )
     app = create_app(settings, classifier=FakeClassifier(), load_model=False)
     port = _free_port()

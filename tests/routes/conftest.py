@@ -30,6 +30,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         models_dir=tmp_path / "models",
         page_size=5,
         max_review_chars=2000,
+        score_in_background=False,  # tests score when they mean to
     )
 
 

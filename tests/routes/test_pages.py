@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.scoring import score_pending
-from tests.factories import FakeClassifier, make_movie, make_review, make_user
+from tests.factories import FakeClassifier, make_movie, make_review, make_user, score_some
 from tests.routes.conftest import page, text
 
 
@@ -202,24 +202,37 @@ def test_site_without_a_model_says_how_to_train(
     assert text(doc.select_one(".movie-card .figures")).endswith("not yet scored")
 
 
-def test_scoring_progress_banner(client: TestClient, session: Session, app: FastAPI) -> None:
+def test_scoring_progress_banner_counts_in_the_database_and_estimates_the_time_left(
+    client: TestClient, session: Session, session_factory: sessionmaker[Session]
+) -> None:
     from app.models import ScoringJob
 
-    session.add(ScoringJob(model_version=FakeClassifier().version, total=10, done=4))
+    movie = make_movie(session)
+    for i in range(10):
+        make_review(session, movie=movie, body=f"review {i}")
+    session.add(ScoringJob(model_version=FakeClassifier().version, total=10, done=0))
     session.commit()
+    score_some(session_factory, limit=4)
 
     doc = page(client.get("/status"))
 
     bar = doc.select_one("#scoring-status progress")
     assert bar is not None and bar["value"] == "4" and bar["max"] == "10"
-    assert "Scoring reviews with fake-v1 : 4 of 10" in text(doc.select_one("#scoring-status"))
+    status = text(doc.select_one("#scoring-status"))
+    assert "Scoring reviews with fake-v1 : 4 of 10 reviews scored" in status
+    assert text(doc.select_one("#scoring-status .eta")).endswith(" left")
 
 
 def test_banner_shows_the_current_versions_job_and_one_for_comparing(
-    client: TestClient, session: Session, app: FastAPI
+    client: TestClient, session: Session, app: FastAPI, session_factory: sessionmaker[Session]
 ) -> None:
     from app.models import ScoringJob
 
+    movie = make_movie(session)
+    for i in range(10):
+        make_review(session, movie=movie, body=f"review {i}")
+    score_some(session_factory, limit=4)
+    score_some(session_factory, limit=9, classifier=FakeClassifier("nb"))
     session.add(ScoringJob(model_version=FakeClassifier().version, total=10, done=4))
     session.add(ScoringJob(model_version="crashed-long-ago", total=5, done=1))
     session.add(ScoringJob(model_version="nb", total=10, done=9))
@@ -227,12 +240,15 @@ def test_banner_shows_the_current_versions_job_and_one_for_comparing(
     session.commit()
     app.state.promotions.running, app.state.promotions.make_current = "nb", False
 
-    lines = [text(p) for p in page(client.get("/status")).select("#scoring-status p")]
-
-    assert lines == [
-        "Scoring reviews with fake-v1 : 4 of 10",
-        "Scoring every review with nb to compare it with the current model: 9 of 10",
+    lines = [
+        text(p.select_one(".figures"))
+        for p in page(client.get("/status")).select("#scoring-status p")
     ]
+
+    assert lines == ["4 of 10 reviews scored", "9 of 10 reviews scored"]
+    first, second = (text(p) for p in page(client.get("/status")).select("#scoring-status p"))
+    assert first.startswith("Scoring reviews with fake-v1 :")
+    assert second.startswith("Scoring every review with nb to compare it with the current model:")
 
 
 def test_no_banner_when_nothing_is_running(client: TestClient, session: Session) -> None:
@@ -240,6 +256,21 @@ def test_no_banner_when_nothing_is_running(client: TestClient, session: Session)
 
     session.add(ScoringJob(model_version="v0", total=3, done=3, status="done"))
     session.commit()
+
+    status = page(client.get("/status")).select_one("#scoring-status")
+
+    assert status is not None and status.has_attr("hidden")
+
+
+def test_no_banner_for_a_killed_workers_job_once_everything_is_scored(
+    client: TestClient, session: Session, session_factory: sessionmaker[Session]
+) -> None:
+    from app.models import ScoringJob
+
+    make_review(session, movie=make_movie(session), body="good")
+    session.add(ScoringJob(model_version=FakeClassifier().version, total=1, done=0))
+    session.commit()
+    score_some(session_factory, limit=1)
 
     status = page(client.get("/status")).select_one("#scoring-status")
 
