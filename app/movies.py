@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Select, cast, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.accuracy import Accuracy, accuracy
-from app.models import Movie, MovieGenre, Review, ReviewScore, SentenceScore
+from app.models import (
+    HISTOGRAM_BINS,
+    Movie,
+    MovieGenre,
+    MovieStats,
+    Review,
+    ReviewScore,
+    SentenceScore,
+)
 from app.schemas import CatalogSort
+from app.stats import NO_VERSION
 
-HISTOGRAM_BINS = 10
 HIGHLIGHTS_PER_SIDE = 3
 
 
@@ -25,6 +34,7 @@ class Sentiment:
     n_reviews: int
     n_scored: int
     n_positive: int
+    histogram: tuple[int, ...] = (0,) * HISTOGRAM_BINS  # scores per tenth of P(positive)
 
     @property
     def n_negative(self) -> int:
@@ -77,20 +87,64 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _aggregate_query(version: str | None) -> Select[Movie, int, int, int]:
-    """Movies with reviews, and their review / scored / positive counts under `version`."""
-    n_reviews = func.count(Review.id).label("n_reviews")
-    n_scored = func.count(ReviewScore.id).label("n_scored")
-    n_positive = func.coalesce(func.sum(ReviewScore.predicted_label), 0).label("n_positive")
-    return (
-        select(Movie, n_reviews, n_scored, n_positive)
-        .join(Review, Review.movie_id == Movie.id)
-        .outerjoin(
-            ReviewScore,
-            (ReviewScore.review_id == Review.id) & (ReviewScore.model_version == (version or "")),
+@dataclass(frozen=True)
+class _Figures:
+    """The maintained figures (app/stats.py) of the movies of a catalog query, as columns."""
+
+    n_reviews: ColumnElement[int]
+    n_scored: ColumnElement[int]
+    n_positive: ColumnElement[int]
+
+    @classmethod
+    def under(cls, version: str | None) -> tuple[_Figures, Select[Movie, int, int, int]]:
+        """The columns, and the query of movies with reviews that selects them."""
+        reviewed, scored = aliased(MovieStats), aliased(MovieStats)
+        figures = cls(
+            n_reviews=reviewed.n_reviews.expression,
+            n_scored=func.coalesce(scored.n_scored, 0),
+            n_positive=func.coalesce(scored.n_positive, 0),
         )
-        .group_by(Movie.id)
+        stmt = (
+            select(Movie, figures.n_reviews, figures.n_scored, figures.n_positive)
+            .join(
+                reviewed,
+                (reviewed.movie_id == Movie.id) & (reviewed.model_version == NO_VERSION),
+            )
+            .outerjoin(
+                scored,
+                (scored.movie_id == Movie.id) & (scored.model_version == (version or NO_VERSION)),
+            )
+        )
+        return figures, stmt
+
+
+def stats_for(
+    *, session: Session, movie_ids: Iterable[int], version: str | None
+) -> dict[int, Sentiment]:
+    """The figures of `movie_ids` under `version`, read from the maintained movie_stats rows;
+    a movie without reviews gets zeros."""
+    ids = set(movie_ids)
+    figures = dict.fromkeys(ids, Sentiment(0, 0, 0))
+    if not ids:
+        return figures
+    reviewed, scored = aliased(MovieStats), aliased(MovieStats)
+    stmt = (
+        select(reviewed.movie_id, reviewed.n_reviews, scored)
+        .outerjoin(
+            scored,
+            (scored.movie_id == reviewed.movie_id)
+            & (scored.model_version == (version or NO_VERSION)),
+        )
+        .where(reviewed.movie_id.in_(ids), reviewed.model_version == NO_VERSION)
     )
+    for movie_id, n_reviews, row in session.execute(stmt).all():
+        if row is None or not row.n_scored:
+            figures[movie_id] = Sentiment(n_reviews, 0, 0)
+        else:
+            figures[movie_id] = Sentiment(
+                n_reviews, row.n_scored, row.n_positive, tuple(row.histogram)
+            )
+    return figures
 
 
 def search_catalog(
@@ -111,19 +165,14 @@ def search_catalog(
         filters.append(Movie.title.ilike(pattern, escape="\\") | (Movie.imdb_id == query.lower()))
     if genre:
         filters.append(Movie.id.in_(select(MovieGenre.movie_id).where(MovieGenre.name == genre)))
-    counted = select(func.count(func.distinct(Review.movie_id))).join(
-        Movie, Movie.id == Review.movie_id
-    )
-    total = session.scalar(counted.where(*filters)) or 0
-    stmt = _aggregate_query(version).where(*filters)
-    n_scored = func.count(ReviewScore.id)
-    share = cast(func.coalesce(func.sum(ReviewScore.predicted_label), 0), Float) / func.nullif(
-        n_scored, 0
-    )
+    figures, stmt = _Figures.under(version)
+    stmt = stmt.where(*filters)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    share = cast(figures.n_positive, Float) / func.nullif(figures.n_scored, 0)
     orders: dict[CatalogSort, list[ColumnElement[Any]]] = {
-        CatalogSort.most_reviewed: [func.count(Review.id).desc(), Movie.title.asc().nulls_last()],
-        CatalogSort.most_positive: [share.desc().nulls_last(), n_scored.desc()],
-        CatalogSort.most_negative: [share.asc().nulls_last(), n_scored.desc()],
+        CatalogSort.most_reviewed: [figures.n_reviews.desc(), Movie.title.asc().nulls_last()],
+        CatalogSort.most_positive: [share.desc().nulls_last(), figures.n_scored.desc()],
+        CatalogSort.most_negative: [share.asc().nulls_last(), figures.n_scored.desc()],
         CatalogSort.alphabetical: [Movie.title.asc().nulls_last(), Movie.imdb_id.asc()],
     }
     order = orders[sort]
@@ -135,15 +184,15 @@ def search_catalog(
         .options(selectinload(Movie.genres))
     )
     rows = [
-        MovieRow(movie, Sentiment(n_reviews, n_scored_, n_positive))
-        for movie, n_reviews, n_scored_, n_positive in session.execute(stmt).all()
+        MovieRow(movie, Sentiment(n_reviews, n_scored, n_positive))
+        for movie, n_reviews, n_scored, n_positive in session.execute(stmt).all()
     ]
     return CatalogPage(rows=rows, total=total, page=page, page_size=page_size)
 
 
 def genres_in_catalog(*, session: Session) -> list[str]:
     """The genres of movies that have reviews, for the filter menu."""
-    has_reviews = select(Review.movie_id).distinct()
+    has_reviews = select(MovieStats.movie_id).where(MovieStats.model_version == NO_VERSION)
     stmt = (
         select(MovieGenre.name)
         .where(MovieGenre.movie_id.in_(has_reviews))
@@ -154,24 +203,8 @@ def genres_in_catalog(*, session: Session) -> list[str]:
 
 
 def movie_sentiment(*, session: Session, movie_id: int, version: str | None) -> Sentiment:
-    """A movie's review, scored and positive counts under `version`."""
-    row = session.execute(_aggregate_query(version).where(Movie.id == movie_id)).first()
-    if row is None:
-        return Sentiment(0, 0, 0)
-    return Sentiment(row[1], row[2], row[3])
-
-
-def score_histogram(*, session: Session, movie_id: int, version: str | None) -> list[int]:
-    """How many of the movie's reviews fall in each tenth of P(positive)."""
-    bins = [0] * HISTOGRAM_BINS
-    stmt = (
-        select(ReviewScore.p_positive)
-        .join(Review, Review.id == ReviewScore.review_id)
-        .where(Review.movie_id == movie_id, ReviewScore.model_version == (version or ""))
-    )
-    for p in session.scalars(stmt):
-        bins[min(int(p * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)] += 1
-    return bins
+    """A movie's review, scored and positive counts and histogram under `version`."""
+    return stats_for(session=session, movie_ids=[movie_id], version=version)[movie_id]
 
 
 def highlights(
@@ -211,10 +244,11 @@ def highlights(
 
 def movie_overview(*, session: Session, movie: Movie, version: str | None) -> MovieOverview:
     """Everything the head of a movie page shows."""
+    sentiment = movie_sentiment(session=session, movie_id=movie.id, version=version)
     return MovieOverview(
         movie=movie,
-        sentiment=movie_sentiment(session=session, movie_id=movie.id, version=version),
-        histogram=score_histogram(session=session, movie_id=movie.id, version=version),
+        sentiment=sentiment,
+        histogram=list(sentiment.histogram),
         accuracy=accuracy(session=session, version=version, movie_id=movie.id),
         positive=highlights(session=session, movie_id=movie.id, version=version, positive=True),
         negative=highlights(session=session, movie_id=movie.id, version=version, positive=False),

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from app import stats
 from app.models import Movie, Review, ReviewScore, SentenceScore, User
 from app.schemas import ReviewSort, SentimentFilter
 from app.sentiment.classifier import Analysis, Classifier, analyze
@@ -68,6 +69,8 @@ def post_review(*, session: Session, movie: Movie, user: User, body: str, max_ch
         body=validate_body(body, max_chars=max_chars),
     )
     session.add(review)
+    session.flush()
+    stats.refresh_movies(session, [movie.id])
     session.commit()
     return review
 
@@ -85,6 +88,7 @@ def edit_review(
     ensure_can_change(review, user)
     review.body = validate_body(body, max_chars=max_chars)
     session.execute(delete(ReviewScore).where(ReviewScore.review_id == review.id))
+    stats.refresh_movies(session, [review.movie_id])
     session.commit()
     session.expire(review, ["scores"])
     return review
@@ -94,14 +98,18 @@ def delete_review(*, session: Session, review: Review, user: User) -> None:
     """Delete a review: its author, or an admin, may."""
     if not user.is_admin:
         ensure_can_change(review, user)
+    movie_id = review.movie_id
     session.delete(review)
+    session.flush()
+    stats.refresh_movies(session, [movie_id])
     session.commit()
 
 
 def store_analysis(
     *, session: Session, review: Review, version: str, analysis: Analysis
 ) -> ReviewScore:
-    """Record one model version's score of a review, replacing an earlier one of that version."""
+    """Record one model version's score of a review, replacing an earlier one of that version;
+    the caller then refreshes the movie's figures (app.stats) before it commits."""
     session.execute(
         delete(ReviewScore).where(
             ReviewScore.review_id == review.id, ReviewScore.model_version == version
@@ -132,6 +140,8 @@ def score_review(
         score = store_analysis(
             session=session, review=review, version=classifier.version, analysis=analysis
         )
+        session.flush()
+        stats.refresh_movies(session, [review.movie_id])
         session.commit()
     except (RuntimeError, ValueError, IntegrityError):
         session.rollback()

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
+from app import stats
 from app.lifecycle.serving import ModelHolder
 from app.models import Movie, Review, ReviewScore, ScoringJob, utcnow
 from app.reviews import store_analysis
@@ -107,6 +108,8 @@ def score_pending(
                     )
                 job.done = min(job.total, job.done + len(batch))
                 try:
+                    session.flush()
+                    stats.refresh_reviews(session, [review.id for review in batch])
                     session.commit()
                 except IntegrityError:
                     # Someone else (the web process, another `textflix score`) scored one of

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
+from app import stats
 from app.importers.bulk import batched, insert_or_ignore
 from app.importers.report import ImportReport
 from app.models import Movie, Review, utcnow
@@ -247,6 +248,7 @@ class _ReviewWriter:
         ]
         statement = insert_or_ignore(self.session, Review).returning(Review.id)
         inserted = len(self.session.scalars(statement, rows).all())
+        stats.refresh_movies(self.session, {row["movie_id"] for row in rows})
         self.report.added += inserted
         self.report.skipped += len(rows) - inserted  # stored meanwhile by a concurrent import
         self.present.update(review.ref for review in new)
