@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,6 +11,8 @@ from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -17,6 +20,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def unstorable(text: str) -> str | None:
+    """Why `text` cannot be stored in a text column of both databases, or None if it can."""
+    if "\x00" in text:
+        return "contains a NUL character, which PostgreSQL cannot store"
+    if _SURROGATE.search(text):
+        return "contains a lone surrogate (U+D800..U+DFFF), which is not valid Unicode text"
+    return None
 
 
 class Base(DeclarativeBase):

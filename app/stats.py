@@ -92,13 +92,13 @@ def full_recount(session: Session) -> list[tuple[Any, ...]]:
         *session.execute(_review_counts(None)).all(),
         *session.execute(_score_counts(None)).all(),
     ]
-    return sorted(row._tuple() for row in rows)
+    return sorted(tuple(row) for row in rows)
 
 
 def stored(session: Session) -> list[tuple[Any, ...]]:
     """What the table holds, in `full_recount`'s shape."""
     columns = [getattr(MovieStats, name) for name in _COLUMNS]
-    return sorted(row._tuple() for row in session.execute(select(*columns)).all())
+    return sorted(tuple(row) for row in session.execute(select(*columns)).all())
 
 
 def _lock_movies(session: Session, movie_ids: Sequence[int]) -> None:
