@@ -22,7 +22,7 @@ from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
 from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
 from app.reviews import NotAllowed
-from app.routes import admin, api, auth, how_it_works, pages, reviews
+from app.routes import admin, api, auth, health, how_it_works, pages, reviews
 from app.scoring import ScoringWorker
 from app.security import TokenSigner
 from app.sentiment.classifier import Classifier
@@ -97,7 +97,7 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
-    for module in (pages, how_it_works, reviews, auth, admin, api):
+    for module in (pages, how_it_works, reviews, auth, admin, api, health):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

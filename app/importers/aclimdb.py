@@ -19,6 +19,7 @@ import tarfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import select
@@ -242,13 +243,20 @@ def import_reviews(
     progress: bool = True,
     batch_size: int = 1000,
     max_chars: int = DEFAULT_MAX_CHARS,
+    limit: int | None = None,
 ) -> ImportReport:
     """Add the reviews under `source` not imported before, and a bare Movie per new title;
-    texts longer than `max_chars` are cut to fit."""
+    texts longer than `max_chars` are cut to fit; only the first `limit` reviews, if given."""
     report = ImportReport()
     reviews = iter_reviews(source, splits=splits, on_error=report.reject, on_fatal=report.fail)
+    if limit is not None:
+        reviews = islice(reviews, limit)
+    expected = _expected_count(source, splits)
     bar = tqdm(
-        total=_expected_count(source, splits), unit="review", desc=SOURCE, disable=not progress
+        total=expected if limit is None else min(limit, expected),
+        unit="review",
+        desc=SOURCE,
+        disable=not progress,
     )
     with session_factory() as session, bar:
         writer = _ReviewWriter(session=session, report=report, max_chars=max_chars)

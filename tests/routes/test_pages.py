@@ -244,3 +244,8 @@ def test_no_banner_when_nothing_is_running(client: TestClient, session: Session)
     status = page(client.get("/status")).select_one("#scoring-status")
 
     assert status is not None and status.has_attr("hidden")
+
+
+def test_healthz_answers_without_the_database(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert (response.status_code, response.text) == (200, "ok")

@@ -1,0 +1,73 @@
+"""The load of bench_load.py: readers browse and call /api/sentiment, signed-in users post.
+
+Run by bench_load.py (`locust --headless`); BENCH_MOVIE_IDS and BENCH_PASSWORD come from it,
+and the accounts bench1..benchN exist in its database. Each request is named for its row in
+the table (catalog, movie, post review, sentiment, healthz).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+
+from locust import HttpUser, between, task
+
+MOVIE_IDS = [int(i) for i in os.environ["BENCH_MOVIE_IDS"].split(",")]
+PASSWORD = os.environ["BENCH_PASSWORD"]
+_accounts = itertools.count(1)
+_rng = random.Random(0)  # noqa: S311 (which movie to open, not a secret)
+
+REVIEW = (
+    "I went in expecting little and came out delighted. The lead is warm and funny, the "
+    "script keeps its best jokes for the quiet moments, and the last twenty minutes are as "
+    "moving as anything I saw this year. A couple of scenes drag, but I would watch it again."
+)
+SORTS = ["most_reviewed", "most_positive", "most_negative", "title"]
+
+
+class Reader(HttpUser):
+    """Anonymous: the catalog, movie pages, the sentiment demo, and the trivial endpoint."""
+
+    weight = 3
+    wait_time = between(0.0, 0.1)
+
+    @task(4)
+    def catalog(self) -> None:
+        self.client.get(f"/?sort={_rng.choice(SORTS)}", name="catalog")
+
+    @task(4)
+    def movie(self) -> None:
+        self.client.get(f"/movies/{_rng.choice(MOVIE_IDS)}", name="movie")
+
+    @task(1)
+    def sentiment(self) -> None:
+        self.client.post("/api/sentiment", json={"text": REVIEW}, name="sentiment")
+
+    @task(2)
+    def healthz(self) -> None:
+        self.client.get("/healthz", name="healthz")
+
+
+class Writer(HttpUser):
+    """Signed in with a bearer token: posts reviews (saved, then scored on arrival)."""
+
+    weight = 1
+    wait_time = between(0.0, 0.1)
+
+    def on_start(self) -> None:
+        form = {"username": f"bench{next(_accounts)}", "password": PASSWORD}
+        response = self.client.post("/api/token", data=form, name="token")
+        token = response.json()["access_token"]
+        self.client.headers["Authorization"] = f"Bearer {token}"
+
+    @task(1)
+    def post_review(self) -> None:
+        movie_id = _rng.choice(MOVIE_IDS)
+        self.client.post(
+            f"/api/movies/{movie_id}/reviews", json={"body": REVIEW}, name="post review"
+        )
+
+    @task(1)
+    def movie(self) -> None:
+        self.client.get(f"/movies/{_rng.choice(MOVIE_IDS)}", name="movie")
