@@ -162,6 +162,7 @@ def _fill(url: str, archive: Path, n_reviews: int, version: str, *, users: int) 
         session.commit()
         movie_ids = _most_reviewed(session)
     engine.dispose()
+    print(f"aclImdb import: {report.summary()}", flush=True)
     if report.failed:
         sys.exit(f"the import failed: {report.failures}")
     return movie_ids

@@ -1,4 +1,4 @@
-"""The load of bench_load.py: readers browse and call /api/sentiment, signed-in users post.
+"""The load of bench_load.py: visitors browse, call /api/sentiment and post reviews.
 
 Run by bench_load.py (`locust --headless`); BENCH_MOVIE_IDS and BENCH_PASSWORD come from it,
 and the accounts bench1..benchN exist in its database. Each request is named for its row in
@@ -26,11 +26,16 @@ REVIEW = (
 SORTS = ["most_reviewed", "most_positive", "most_negative", "title"]
 
 
-class Reader(HttpUser):
-    """Anonymous: the catalog, movie pages, the sentiment demo, and the trivial endpoint."""
+class Visitor(HttpUser):
+    """Browses the catalog and movie pages, tries the sentiment demo, and, signed in with a
+    bearer token, posts a review now and then (saved, then scored by the model on arrival)."""
 
-    weight = 3
     wait_time = between(0.0, 0.1)
+
+    def on_start(self) -> None:
+        form = {"username": f"bench{next(_accounts)}", "password": PASSWORD}
+        response = self.client.post("/api/token", data=form, name="token")
+        self.token = response.json()["access_token"]
 
     @task(4)
     def catalog(self) -> None:
@@ -41,33 +46,18 @@ class Reader(HttpUser):
         self.client.get(f"/movies/{_rng.choice(MOVIE_IDS)}", name="movie")
 
     @task(1)
+    def post_review(self) -> None:
+        self.client.post(
+            f"/api/movies/{_rng.choice(MOVIE_IDS)}/reviews",
+            json={"body": REVIEW},
+            headers={"Authorization": f"Bearer {self.token}"},
+            name="post review",
+        )
+
+    @task(1)
     def sentiment(self) -> None:
         self.client.post("/api/sentiment", json={"text": REVIEW}, name="sentiment")
 
     @task(2)
     def healthz(self) -> None:
         self.client.get("/healthz", name="healthz")
-
-
-class Writer(HttpUser):
-    """Signed in with a bearer token: posts reviews (saved, then scored on arrival)."""
-
-    weight = 1
-    wait_time = between(0.0, 0.1)
-
-    def on_start(self) -> None:
-        form = {"username": f"bench{next(_accounts)}", "password": PASSWORD}
-        response = self.client.post("/api/token", data=form, name="token")
-        token = response.json()["access_token"]
-        self.client.headers["Authorization"] = f"Bearer {token}"
-
-    @task(1)
-    def post_review(self) -> None:
-        movie_id = _rng.choice(MOVIE_IDS)
-        self.client.post(
-            f"/api/movies/{movie_id}/reviews", json={"body": REVIEW}, name="post review"
-        )
-
-    @task(1)
-    def movie(self) -> None:
-        self.client.get(f"/movies/{_rng.choice(MOVIE_IDS)}", name="movie")
