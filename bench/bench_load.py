@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import random
 import shutil
@@ -30,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -61,7 +63,7 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--postgres-url", default=os.environ.get("BENCH_POSTGRES_URL"))
     parser.add_argument("--reviews", type=int, default=50_000, help="aclImdb reviews to import")
-    parser.add_argument("--seconds", type=int, default=20, help="per user count")
+    parser.add_argument("--seconds", type=int, default=30, help="per user count")
     parser.add_argument("--users", default="1,8,32", help="comma-separated user counts")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--model", type=Path, default=None, help="a trained model folder")
@@ -92,9 +94,10 @@ def main() -> None:
             "TEXTFLIX_SECRET_KEY": "bench",
             "TEXTFLIX_MODELS_DIR": str(models_dir or Path(workdir) / "no-models"),
             "BENCH_MOVIE_IDS": ",".join(map(str, movie_ids[:200])),
-            "BENCH_PASSWORD": PASSWORD,
         }
         with _server(env, args.workers) as host:
+            accounts = range(1, max(_counts(args.users)) + 1)
+            env["BENCH_TOKENS"] = ",".join(_token(host, f"bench{i}") for i in accounts)
             rows = []
             for users in _counts(args.users):
                 rows += _run_locust(host, env, users, args.seconds, Path(workdir))
@@ -155,6 +158,9 @@ def _fill(url: str, archive: Path, n_reviews: int, version: str, *, users: int) 
         for start in range(0, len(scores), 5000):
             session.execute(ReviewScore.__table__.insert(), scores[start : start + 5000])
         stats.rebuild(session)
+        if session.get_bind().dialect.name == "postgresql":
+            session.commit()
+            session.execute(text("ANALYZE"))  # as autovacuum soon would after a bulk load
         password_hash = hash_password(PASSWORD)
         session.add_all(
             User(username=f"bench{i}", password_hash=password_hash) for i in range(1, users + 1)
@@ -226,6 +232,13 @@ def _wait_until_up(host: str, server: subprocess.Popen[bytes], timeout: float = 
         except OSError:
             time.sleep(0.5)
     sys.exit(f"the server did not answer on {host} within {timeout:.0f} s")
+
+
+def _token(host: str, username: str) -> str:
+    form = urllib.parse.urlencode({"username": username, "password": PASSWORD}).encode()
+    with urllib.request.urlopen(f"{host}/api/token", data=form, timeout=60) as response:  # noqa: S310
+        token: str = json.load(response)["access_token"]
+        return token
 
 
 def _run_locust(
