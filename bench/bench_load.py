@@ -1,7 +1,7 @@
 """Latency and throughput of the site under load, at 1, 8 and 32 concurrent users (locust).
 
     python bench/bench_load.py [--db sqlite|postgres] [--reviews N] [--seconds 20]
-                               [--users 1,8,32] [--workers 1] [--model DIR]
+                               [--users 1,8,32] [--workers 1] [--model DIR] [--pages-only]
 
 It fills a fresh database (SQLite in a temporary folder, or a schema of its own on the
 PostgreSQL server of `--postgres-url`) with the first N aclImdb reviews through the importer
@@ -15,7 +15,8 @@ model on arrival), /api/sentiment and /healthz. Prints figures only; asserts not
 
 With `--model DIR` (a trained model folder) posting and /api/sentiment run that model;
 without it, the current one of TEXTFLIX_MODELS_DIR, and without any both answer without
-scoring (a 503 for /api/sentiment), which the table shows as failures.
+scoring (a 503 for /api/sentiment), which the table shows as failures. `--pages-only` leaves
+out the two requests that run the model, to see what the pages cost on their own.
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def main() -> None:
     parser.add_argument("--users", default="1,8,32", help="comma-separated user counts")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--model", type=Path, default=None, help="a trained model folder")
+    parser.add_argument(
+        "--pages-only",
+        action="store_true",
+        help="leave out posting and /api/sentiment (the requests that run the model)",
+    )
     args = parser.parse_args()
     settings = Settings()
     archive = settings.data_dir / "aclImdb_v1.tar.gz"
@@ -85,7 +91,8 @@ def main() -> None:
         print(
             f"{args.db}: {args.reviews:,} reviews of {len(movie_ids):,} movies imported and "
             f"scored as {version} in {time.perf_counter() - started:.0f} s; model: "
-            f"{model or 'none'}; {args.workers} uvicorn worker(s); {args.seconds} s per level",
+            f"{model or 'none'}; {args.workers} uvicorn worker(s); {args.seconds} s per level"
+            + ("; pages only" if args.pages_only else ""),
             flush=True,
         )
         env = {
@@ -100,7 +107,9 @@ def main() -> None:
             env["BENCH_TOKENS"] = ",".join(_token(host, f"bench{i}") for i in accounts)
             rows = []
             for users in _counts(args.users):
-                rows += _run_locust(host, env, users, args.seconds, Path(workdir))
+                rows += _run_locust(
+                    host, env, users, args.seconds, Path(workdir), pages_only=args.pages_only
+                )
         _print_table(rows)
 
 
@@ -242,7 +251,7 @@ def _token(host: str, username: str) -> str:
 
 
 def _run_locust(
-    host: str, env: dict[str, str], users: int, seconds: int, workdir: Path
+    host: str, env: dict[str, str], users: int, seconds: int, workdir: Path, *, pages_only: bool
 ) -> list[dict[str, str]]:
     prefix = workdir / f"locust-{users}"
     locust = shutil.which("locust", path=str(Path(sys.executable).parent)) or "locust"
@@ -266,6 +275,7 @@ def _run_locust(
         "ERROR",
         "--exit-code-on-error",
         "0",
+        *(["--exclude-tags", "model"] if pages_only else []),
     ]
     subprocess.run(  # noqa: S603
         command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -11,7 +11,7 @@ import itertools
 import os
 import random
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, tag, task
 
 MOVIE_IDS = [int(i) for i in os.environ["BENCH_MOVIE_IDS"].split(",")]
 # Bearer tokens of the accounts bench1..benchN, fetched once by bench_load.py: logging in costs
@@ -45,6 +45,7 @@ class Visitor(HttpUser):
     def movie(self) -> None:
         self.client.get(f"/movies/{_rng.choice(MOVIE_IDS)}", name="movie")
 
+    @tag("model")
     @task(1)
     def post_review(self) -> None:
         self.client.post(
@@ -54,6 +55,7 @@ class Visitor(HttpUser):
             name="post review",
         )
 
+    @tag("model")
     @task(1)
     def sentiment(self) -> None:
         self.client.post("/api/sentiment", json={"text": REVIEW}, name="sentiment")

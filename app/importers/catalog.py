@@ -67,7 +67,14 @@ def _merge_batch(
     only_existing: bool,
     report: ImportReport,
 ) -> None:
-    wanted = select(Movie).where(Movie.imdb_id.in_({facts.imdb_id for facts in batch}))
+    wanted = (
+        select(Movie)
+        .where(Movie.imdb_id.in_({facts.imdb_id for facts in batch}))
+        # Locked now, in id order, as app.stats locks movies: writers of reviews and scores
+        # and this import then wait for each other instead of deadlocking.
+        .order_by(Movie.id)
+        .with_for_update(key_share=True, of=Movie)
+    )
     movies = {
         movie.imdb_id: movie
         for movie in session.scalars(wanted.options(selectinload(Movie.genres)))
