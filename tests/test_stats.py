@@ -118,14 +118,22 @@ def test_concurrent_writers_of_the_same_movies_leave_exact_figures(
     users = [make_user(session) for _ in range(4)]
     classifier = FakeClassifier()
     start = threading.Barrier(len(users))
+    errors: list[BaseException] = []
 
     def write(user_id: int, seed: int) -> None:
+        try:
+            _write(user_id, seed)
+        except BaseException as exc:  # a thread's exception would otherwise pass unseen
+            errors.append(exc)
+            raise
+
+    def _write(user_id: int, seed: int) -> None:
         rng = random.Random(seed)  # noqa: S311
         with session_factory() as mine:
             user = mine.get(User, user_id)
             assert user is not None
             start.wait()
-            for _ in range(15):
+            for _ in range(25):
                 try:
                     movie = mine.get(Movie, rng.choice(movies).id)
                     assert movie is not None
@@ -146,6 +154,7 @@ def test_concurrent_writers_of_the_same_movies_leave_exact_figures(
     for thread in threads:
         thread.join()
 
+    assert errors == []
     session.expire_all()
     assert session.scalar(select(Review.id).limit(1)) is not None
     assert stats.stored(session) == _recount(session)
