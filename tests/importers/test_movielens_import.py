@@ -176,3 +176,19 @@ def test_a_missing_file_fails_the_import(
 
     assert report.failed
     assert "movies.csv" in report.failures[0].reason
+
+
+def test_a_nul_in_a_title_costs_only_its_line(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    directory = write_movielens(tmp_path / "data")
+    movies_csv = directory / "movies.csv"
+    movies_csv.write_text(movies_csv.read_text().replace("Toy Story", "Toy\x00Story"))
+
+    report = import_movielens(
+        session_factory=session_factory, source=directory, only_existing=False, progress=False
+    )
+
+    reasons = {p.location: p.reason for p in report.problems}
+    assert "title contains a NUL character" in reasons[f"{movies_csv}:3"]
+    assert _movies(session_factory).keys() == {MATRIX, BABYLON_5, LOST_CHILDREN}
