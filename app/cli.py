@@ -38,6 +38,15 @@ def _print_report(name: str, report, most: int = 20) -> None:  # type: ignore[no
         click.echo(f"  {problem}", err=True)
     if len(report.problems) > most:
         click.echo(f"  ... and {len(report.problems) - most} more problems", err=True)
+    for failure in report.failures:
+        if failure not in report.problems[:most]:
+            click.echo(f"  {failure}", err=True)
+
+
+def _exit_if_failed(*reports) -> None:  # type: ignore[no-untyped-def]
+    """A non-zero exit status when an import stopped before its end (a damaged file)."""
+    if any(report.failed for report in reports):
+        raise click.ClickException("the import stopped before its end: see the problems above")
 
 
 @click.group()
@@ -114,8 +123,10 @@ def import_aclimdb(source: str | None, splits: tuple[str, ...]) -> None:
         session_factory=_session_factory(settings),
         source=_resolve(settings, location),
         splits=splits or aclimdb.SPLITS,
+        max_chars=settings.max_review_chars,
     )
     _print_report("aclImdb", report)
+    _exit_if_failed(report)
 
 
 @import_.command("movielens")
@@ -130,6 +141,7 @@ def import_movielens(source: str | None) -> None:
         session_factory=_session_factory(settings), source=_resolve(settings, location)
     )
     _print_report("MovieLens", report)
+    _exit_if_failed(report)
 
 
 @import_.command("omdb")
@@ -144,6 +156,7 @@ def import_omdb(source: str | None) -> None:
         session_factory=_session_factory(settings), source=_resolve(settings, location)
     )
     _print_report("OMDb", report)
+    _exit_if_failed(report)
 
 
 @import_.command("all")
@@ -156,9 +169,11 @@ def import_all_command() -> None:
         session_factory=_session_factory(settings),
         data_dir=settings.data_dir,
         cache_dir=settings.cache_dir,
+        max_review_chars=settings.max_review_chars,
     )
     for name, report in reports:
         _print_report(name, report)
+    _exit_if_failed(*(report for _name, report in reports))
 
 
 @main.command()
@@ -525,7 +540,10 @@ def demo(host: str, port: int) -> None:
     upgrade(settings.database_url)
     factory = _session_factory(settings)
     for name, report in import_all(
-        session_factory=factory, data_dir=settings.data_dir, cache_dir=settings.cache_dir
+        session_factory=factory,
+        data_dir=settings.data_dir,
+        cache_dir=settings.cache_dir,
+        max_review_chars=settings.max_review_chars,
     ):
         _print_report(name, report)
     with _data_errors(settings):

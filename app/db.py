@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -10,6 +11,8 @@ from typing import Any
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -39,6 +42,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def unstorable(text: str) -> str | None:
+    """Why `text` cannot be stored in a text column of both databases, or None if it can."""
+    if "\x00" in text:
+        return "contains a NUL character, which PostgreSQL cannot store"
+    if _SURROGATE.search(text):
+        return "contains a lone surrogate (U+D800..U+DFFF), which is not valid Unicode text"
+    return None
 
 
 class Base(DeclarativeBase):

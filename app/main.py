@@ -28,7 +28,7 @@ from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
 from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
 from app.reviews import NotAllowed, ReviewError, ReviewGone
-from app.routes import account, admin, api, auth, how_it_works, pages, reviews
+from app.routes import account, admin, api, auth, health, how_it_works, pages, reviews
 from app.scoring import ScoringWorker
 from app.sentiment.classifier import Classifier
 from app.sentiment.registry import ModelNotFoundError
@@ -118,7 +118,7 @@ def create_app(
         SecurityHeaders, docs_paths=[p for p in docs if p], https=settings.secure_cookies
     )
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
-    for module in (pages, how_it_works, reviews, auth, account, admin, api):
+    for module in (pages, how_it_works, reviews, auth, account, admin, api, health):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

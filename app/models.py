@@ -22,6 +22,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from app.db import Base
 from app.sentiment import labels
 
+HISTOGRAM_BINS = 10  # the movie_stats columns hist_0 .. hist_9
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -287,6 +289,39 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
     user: Mapped[User] = relationship()
+
+
+class MovieStats(Base):
+    """A movie's figures, kept up to date by app/stats.py as reviews and scores are written.
+
+    The row of model_version "" counts the movie's reviews and exists while it has any; a row
+    per model version with at least one score of the movie adds that version's figures.
+    """
+
+    __tablename__ = "movie_stats"
+
+    movie_id: Mapped[int] = mapped_column(
+        ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    n_reviews: Mapped[int] = mapped_column(Integer, default=0)
+    n_scored: Mapped[int] = mapped_column(Integer, default=0)
+    n_positive: Mapped[int] = mapped_column(Integer, default=0)
+    # How many scores fall in each tenth of P(positive) (app.stats.bin_of).
+    hist_0: Mapped[int] = mapped_column(Integer, default=0)
+    hist_1: Mapped[int] = mapped_column(Integer, default=0)
+    hist_2: Mapped[int] = mapped_column(Integer, default=0)
+    hist_3: Mapped[int] = mapped_column(Integer, default=0)
+    hist_4: Mapped[int] = mapped_column(Integer, default=0)
+    hist_5: Mapped[int] = mapped_column(Integer, default=0)
+    hist_6: Mapped[int] = mapped_column(Integer, default=0)
+    hist_7: Mapped[int] = mapped_column(Integer, default=0)
+    hist_8: Mapped[int] = mapped_column(Integer, default=0)
+    hist_9: Mapped[int] = mapped_column(Integer, default=0)
+
+    @property
+    def histogram(self) -> list[int]:
+        return [getattr(self, f"hist_{i}") for i in range(HISTOGRAM_BINS)]
 
 
 # SQLite reuses the largest rowid after a delete unless the table says AUTOINCREMENT; an id

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Float, Select, Subquery, cast, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.accuracy import Accuracy, accuracy
-from app.models import Movie, MovieGenre, Review, ReviewScore, SentenceScore
+from app.models import (
+    HISTOGRAM_BINS,
+    Movie,
+    MovieGenre,
+    MovieStats,
+    Review,
+    ReviewScore,
+    SentenceScore,
+)
 from app.schemas import CatalogSort
+from app.stats import NO_VERSION
 
-HISTOGRAM_BINS = 10
 HIGHLIGHTS_PER_SIDE = 3
 MIN_SCORED_FOR_SHARE = 10
 """A movie that is not fully scored shows its positive share only once this many of its
@@ -28,6 +37,7 @@ class Sentiment:
     n_reviews: int
     n_scored: int
     n_positive: int
+    histogram: tuple[int, ...] = (0,) * HISTOGRAM_BINS  # scores per tenth of P(positive)
 
     @property
     def n_negative(self) -> int:
@@ -90,23 +100,22 @@ def _escape_like(text: str) -> str:
 
 
 def movie_counts(*, version: str | None, movie_id: int | None = None) -> Subquery:
-    """Per movie with reviews: `n_reviews`, and `n_scored` / `n_positive` under `version`.
-    The one place these counts come from (the catalog, the summaries, the scoring order)."""
-    stmt = (
-        select(
-            Review.movie_id.label("movie_id"),
-            func.count(Review.id).label("n_reviews"),
-            func.count(ReviewScore.id).label("n_scored"),
-            func.coalesce(func.sum(ReviewScore.predicted_label), 0).label("n_positive"),
-        )
-        .outerjoin(
-            ReviewScore,
-            (ReviewScore.review_id == Review.id) & (ReviewScore.model_version == (version or "")),
-        )
-        .group_by(Review.movie_id)
+    """Per movie with reviews: `n_reviews`, and `n_scored` / `n_positive` under `version`,
+    read from the maintained movie_stats rows (app/stats.py). The one place these counts come
+    from (the catalog, the summaries, the scoring order)."""
+    reviewed, scored = aliased(MovieStats), aliased(MovieStats)
+    stmt = select(
+        reviewed.movie_id.label("movie_id"),
+        reviewed.n_reviews.label("n_reviews"),
+        func.coalesce(scored.n_scored, 0).label("n_scored"),
+        func.coalesce(scored.n_positive, 0).label("n_positive"),
+    ).outerjoin(
+        scored,
+        (scored.movie_id == reviewed.movie_id) & (scored.model_version == (version or NO_VERSION)),
     )
+    stmt = stmt.where(reviewed.model_version == NO_VERSION)
     if movie_id is not None:
-        stmt = stmt.where(Review.movie_id == movie_id)
+        stmt = stmt.where(reviewed.movie_id == movie_id)
     return stmt.subquery("movie_counts")
 
 
@@ -115,6 +124,35 @@ def _aggregate_query(counts: Subquery) -> Select[Movie, int, int, int]:
     return select(Movie, counts.c.n_reviews, counts.c.n_scored, counts.c.n_positive).join(
         counts, counts.c.movie_id == Movie.id
     )
+
+
+def stats_for(
+    *, session: Session, movie_ids: Iterable[int], version: str | None
+) -> dict[int, Sentiment]:
+    """The figures of `movie_ids` under `version`, read from the maintained movie_stats rows;
+    a movie without reviews gets zeros."""
+    ids = set(movie_ids)
+    figures = dict.fromkeys(ids, Sentiment(0, 0, 0))
+    if not ids:
+        return figures
+    reviewed, scored = aliased(MovieStats), aliased(MovieStats)
+    stmt = (
+        select(reviewed.movie_id, reviewed.n_reviews, scored)
+        .outerjoin(
+            scored,
+            (scored.movie_id == reviewed.movie_id)
+            & (scored.model_version == (version or NO_VERSION)),
+        )
+        .where(reviewed.movie_id.in_(ids), reviewed.model_version == NO_VERSION)
+    )
+    for movie_id, n_reviews, row in session.execute(stmt).all():
+        if row is None or not row.n_scored:
+            figures[movie_id] = Sentiment(n_reviews, 0, 0)
+        else:
+            figures[movie_id] = Sentiment(
+                n_reviews, row.n_scored, row.n_positive, tuple(row.histogram)
+            )
+    return figures
 
 
 def search_catalog(
@@ -135,12 +173,9 @@ def search_catalog(
         filters.append(Movie.title.ilike(pattern, escape="\\") | (Movie.imdb_id == query.lower()))
     if genre:
         filters.append(Movie.id.in_(select(MovieGenre.movie_id).where(MovieGenre.name == genre)))
-    counted = select(func.count(func.distinct(Review.movie_id))).join(
-        Movie, Movie.id == Review.movie_id
-    )
-    total = session.scalar(counted.where(*filters)) or 0
     counts = movie_counts(version=version)
     stmt = _aggregate_query(counts).where(*filters)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     n_scored = counts.c.n_scored
     share = cast(counts.c.n_positive, Float) / func.nullif(n_scored, 0)
     # A movie still being scored has no final share yet: it comes after every scored one.
@@ -160,15 +195,15 @@ def search_catalog(
         .options(selectinload(Movie.genres))
     )
     rows = [
-        MovieRow(movie, Sentiment(n_reviews, n_scored_, n_positive))
-        for movie, n_reviews, n_scored_, n_positive in session.execute(stmt).all()
+        MovieRow(movie, Sentiment(n_reviews, n_scored, n_positive))
+        for movie, n_reviews, n_scored, n_positive in session.execute(stmt).all()
     ]
     return CatalogPage(rows=rows, total=total, page=page, page_size=page_size)
 
 
 def genres_in_catalog(*, session: Session) -> list[str]:
     """The genres of movies that have reviews, for the filter menu."""
-    has_reviews = select(Review.movie_id).distinct()
+    has_reviews = select(MovieStats.movie_id).where(MovieStats.model_version == NO_VERSION)
     stmt = (
         select(MovieGenre.name)
         .where(MovieGenre.movie_id.in_(has_reviews))
@@ -179,25 +214,8 @@ def genres_in_catalog(*, session: Session) -> list[str]:
 
 
 def movie_sentiment(*, session: Session, movie_id: int, version: str | None) -> Sentiment:
-    """A movie's review, scored and positive counts under `version`."""
-    counts = movie_counts(version=version, movie_id=movie_id)
-    row = session.execute(_aggregate_query(counts)).first()
-    if row is None:
-        return Sentiment(0, 0, 0)
-    return Sentiment(row[1], row[2], row[3])
-
-
-def score_histogram(*, session: Session, movie_id: int, version: str | None) -> list[int]:
-    """How many of the movie's reviews fall in each tenth of P(positive)."""
-    bins = [0] * HISTOGRAM_BINS
-    stmt = (
-        select(ReviewScore.p_positive)
-        .join(Review, Review.id == ReviewScore.review_id)
-        .where(Review.movie_id == movie_id, ReviewScore.model_version == (version or ""))
-    )
-    for p in session.scalars(stmt):
-        bins[min(int(p * HISTOGRAM_BINS), HISTOGRAM_BINS - 1)] += 1
-    return bins
+    """A movie's review, scored and positive counts and histogram under `version`."""
+    return stats_for(session=session, movie_ids=[movie_id], version=version)[movie_id]
 
 
 def highlights(
@@ -237,11 +255,12 @@ def highlights(
 
 def movie_overview(*, session: Session, movie: Movie, version: str | None) -> MovieOverview:
     """Everything the head of a movie page shows."""
+    sentiment = movie_sentiment(session=session, movie_id=movie.id, version=version)
     return MovieOverview(
         movie=movie,
         version=version,
-        sentiment=movie_sentiment(session=session, movie_id=movie.id, version=version),
-        histogram=score_histogram(session=session, movie_id=movie.id, version=version),
+        sentiment=sentiment,
+        histogram=list(sentiment.histogram),
         accuracy=accuracy(session=session, version=version, movie_id=movie.id),
         positive=highlights(session=session, movie_id=movie.id, version=version, positive=True),
         negative=highlights(session=session, movie_id=movie.id, version=version, positive=False),

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app import stats
 from app.models import Movie, Review, ReviewScore, User
 from app.schemas import ReviewSort, SentimentFilter, has_visible_text, storable_text
 from app.scoring import Scored, store_scores
@@ -79,6 +80,8 @@ def post_review(*, session: Session, movie: Movie, user: User, body: str, max_ch
         body=validate_body(body, max_chars=max_chars),
     )
     session.add(review)
+    session.flush()
+    stats.refresh_movies(session, [movie.id])
     session.commit()
     return review
 
@@ -109,6 +112,7 @@ def edit_review(
         session.rollback()
         raise ReviewGone(f"Review {review_id} was deleted meanwhile.")
     session.execute(delete(ReviewScore).where(ReviewScore.review_id == review_id))
+    stats.refresh_movies(session, [review.movie_id])
     session.commit()
     set_committed_value(review, "body", text)
     set_committed_value(review, "text_revision", row.text_revision)
@@ -121,8 +125,9 @@ def delete_review(*, session: Session, review: Review, user: User) -> None:
     """Delete a review: its author, or an admin, may."""
     if not user.is_admin:
         ensure_can_change(review, user)
-    review_id = review.id
+    review_id, movie_id = review.id, review.movie_id
     deleted = session.execute(delete(Review).where(Review.id == review_id))
+    stats.refresh_movies(session, [movie_id])
     session.commit()
     if not getattr(deleted, "rowcount", 1):
         raise ReviewGone(f"Review {review_id} was deleted meanwhile.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import datetime
 from enum import StrEnum
@@ -10,11 +9,10 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, AliasChoices, AliasPath, BaseModel, ConfigDict, Field
 
+from app.db import unstorable
+
 USERNAME_PATTERN = r"^[A-Za-z0-9_.-]{3,32}$"
 
-# NUL (Postgres text cannot hold it) and lone UTF-16 surrogates (not encodable as UTF-8, so
-# neither database nor any response can carry them).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
@@ -23,8 +21,8 @@ def storable_text(value: str) -> str:
 
     The one check on every piece of text a user sends: form fields, JSON, query strings, paths.
     """
-    if _UNSTORABLE.search(value):
-        raise ValueError("Text cannot contain NUL characters or unpaired surrogates.")
+    if (problem := unstorable(value)) is not None:
+        raise ValueError(f"The text {problem}.")
     return value
 
 

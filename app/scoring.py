@@ -40,6 +40,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
+from app import stats
 from app.lifecycle.serving import ModelHolder
 from app.models import Movie, Review, ReviewScore, ScoringClaim, ScoringJob, SentenceScore, utcnow
 from app.movies import movie_counts
@@ -128,12 +129,13 @@ def claim_batch(
             session.scalars(
                 select(Review.id)
                 .join(Movie, Movie.id == Review.movie_id)
-                .join(counts, counts.c.movie_id == Review.movie_id)
+                # Outer: the counts only order the queue; a review is never skipped for them.
+                .outerjoin(counts, counts.c.movie_id == Review.movie_id)
                 .where(_unscored(version), ~live_claim)
                 .order_by(
                     Review.user_id.is_(None),
                     Movie.score_first_at.desc().nulls_last(),
-                    counts.c.n_reviews.desc(),
+                    counts.c.n_reviews.desc().nulls_last(),
                     Movie.title.is_(None),
                     Review.movie_id,
                     Review.id,
@@ -255,6 +257,7 @@ def store_scores(
     ]
     if sentences:
         session.execute(insert(SentenceScore), sentences)
+    stats.refresh_reviews(session, fresh_ids)
     return fresh_ids
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import stats
 from app.models import Movie, MovieGenre, Review, User
 from app.security import hash_password
 from app.sentiment.classifier import Prediction
@@ -93,6 +94,8 @@ def make_review(
         stars=stars,
     )
     session.add(review)
+    session.flush()
+    stats.refresh_movies(session, [movie.id])
     session.commit()
     return review
 

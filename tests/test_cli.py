@@ -67,6 +67,21 @@ def test_import_of_a_missing_path_says_so(env: dict[str, str]) -> None:
     assert "/no/such/file.jsonl: no such file or directory" in result.output
 
 
+def test_import_of_a_truncated_archive_exits_non_zero_and_says_why(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    _run("db", "upgrade")
+    archive = tar_aclimdb(Path(env["TEXTFLIX_DATA_DIR"]) / "aclImdb", tmp_path / "a.tar.gz")
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+
+    result = CliRunner().invoke(main, ["import", "aclimdb", str(truncated)])
+
+    assert result.exit_code == 1
+    assert f"{truncated}: truncated or damaged archive" in result.output
+    assert "stopped before its end" in result.output
+
+
 def test_score_without_a_model_tells_how_to_get_one(env: dict[str, str]) -> None:
     _run("db", "upgrade")
     result = CliRunner().invoke(main, ["score"])

@@ -3,21 +3,33 @@
 Reads a `.tar.gz` archive (streamed, never unpacked to disk) or an unpacked directory:
 `{train,test}/{pos,neg}/<id>_<stars>.txt` with `{train,test}/urls_{pos,neg}.txt`, whose line
 *id* is the IMDb title URL of review *id*. `import_reviews` stores them as Reviews.
+
+Bad input never stops the import: an unreadable review file, a folder where a review file
+should be or a review the database refuses is reported with its location and the rest is
+imported. A truncated or corrupt archive is an error (the report fails, `textflix import`
+exits non-zero), but the reviews read before the damage are kept: they are whole, and a later
+run with a good archive adds only the rest. Review texts longer than the site's own limit
+(`TEXTFLIX_MAX_REVIEW_CHARS`) are cut at a word boundary to fit, and each cut is reported.
 """
 
 from __future__ import annotations
 
 import re
 import tarfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from app.importers.bulk import batched, insert_or_ignore
+from app import stats
+from app.config import Settings
+from app.db import unstorable
+from app.importers.bulk import batched, insert_or_ignore, store_isolating
 from app.importers.report import ImportReport
 from app.models import Movie, Review, utcnow
 
@@ -28,6 +40,7 @@ SOURCE = "aclImdb"  # Review.source of imported reviews
 # The dataset names no reviewers, and a made-up name would pass for a real person.
 AUTHOR_NAME = "IMDb reviewer"
 _OFFICIAL_SPLIT_SIZE = 25_000
+DEFAULT_MAX_CHARS: int = Settings.model_fields["max_review_chars"].default
 
 _REVIEW_PATH = re.compile(r"(?:^|/)(train|test)/(pos|neg)/(\d+)_(\d+)\.txt$")
 _URLS_PATH = re.compile(r"(?:^|/)(train|test)/urls_(pos|neg)\.txt$")
@@ -45,6 +58,7 @@ class AclImdbReview:
     stars: int  # 1..10 as published
     imdb_id: str  # "tt0453418"
     text: str
+    location: str = ""  # where it was read, for problems: "<archive>:<member>" or a path
 
     @property
     def ref(self) -> str:
@@ -62,18 +76,21 @@ def iter_reviews(
     *,
     splits: Iterable[str] = SPLITS,
     on_error: ErrorSink = _raise,
+    on_fatal: ErrorSink = _raise,
 ) -> Iterator[AclImdbReview]:
-    """Every labeled review under `source` (archive or directory) in `splits`."""
+    """Every labeled review under `source` (archive or directory) in `splits`; `on_error` hears
+    of each bad record, `on_fatal` of damage that ends the reading (after the reviews before
+    it were yielded)."""
     wanted = set(splits)
     unknown = wanted - set(SPLITS)
     if unknown:
         raise ValueError(f"unknown aclImdb split(s) {sorted(unknown)}; use train and/or test")
     if source.is_dir():
         yield from _iter_directory(source, wanted, on_error)
-    elif tarfile.is_tarfile(source):
-        yield from _iter_archive(source, wanted, on_error)
+    elif source.is_file() and tarfile.is_tarfile(source):
+        yield from _iter_archive(source, wanted, on_error, on_fatal)
     else:
-        on_error(str(source), "neither a directory nor a .tar.gz archive in the aclImdb layout")
+        on_fatal(str(source), "neither a directory nor a .tar.gz archive in the aclImdb layout")
 
 
 def _iter_directory(root: Path, splits: set[str], on_error: ErrorSink) -> Iterator[AclImdbReview]:
@@ -83,10 +100,18 @@ def _iter_directory(root: Path, splits: set[str], on_error: ErrorSink) -> Iterat
     for split in sorted(splits):
         for polarity in LABELS:
             path = root / split / f"urls_{polarity}.txt"
-            if path.exists():
-                urls[split, polarity] = path.read_text(encoding="utf-8").splitlines()
-            else:
+            if not path.is_file():
                 on_error(str(path), "missing: reviews of this folder cannot be tied to movies")
+                continue
+            try:
+                raw = path.read_bytes()
+            except OSError as exc:
+                on_error(
+                    str(path),
+                    f"unreadable ({exc}): reviews of this folder cannot be tied to movies",
+                )
+                continue
+            urls[split, polarity] = raw.decode("utf-8", errors="replace").splitlines()
     for split in sorted(splits):
         for polarity in LABELS:
             folder = root / split / polarity
@@ -96,14 +121,27 @@ def _iter_directory(root: Path, splits: set[str], on_error: ErrorSink) -> Iterat
             for path in sorted(folder.iterdir(), key=_numeric_name):
                 relative = path.relative_to(root).as_posix()
                 prefix = f"{root.as_posix()}/"  # so that problems name the whole path
-                review = _parse(relative, path.read_bytes(), urls, on_error, prefix=prefix)
+                if not path.is_file():
+                    on_error(path.as_posix(), "not a review file (a folder?): skipped")
+                    continue
+                try:
+                    raw = path.read_bytes()
+                except OSError as exc:
+                    on_error(path.as_posix(), f"unreadable ({exc})")
+                    continue
+                review = _parse(relative, raw, urls, on_error, prefix=prefix)
                 if review is not None:
                     yield review
 
 
-def _iter_archive(archive: Path, splits: set[str], on_error: ErrorSink) -> Iterator[AclImdbReview]:
+def _iter_archive(
+    archive: Path, splits: set[str], on_error: ErrorSink, on_fatal: ErrorSink
+) -> Iterator[AclImdbReview]:
     # The url lists may come after the reviews in the archive, so read them in a first pass.
+    # A damaged archive ends both passes at the same point: the second pass then yields the
+    # reviews before the damage whose url lists came before it too.
     urls: dict[tuple[str, str], list[str]] = {}
+    damage: str | None = None
     try:
         with tarfile.open(archive, "r|gz") as tar:
             for member in tar:
@@ -113,26 +151,42 @@ def _iter_archive(archive: Path, splits: set[str], on_error: ErrorSink) -> Itera
                     if handle is not None:
                         text = handle.read().decode("utf-8", errors="replace")
                         urls[match[1], match[2]] = text.splitlines()
-        for split in sorted(splits):
-            for polarity in LABELS:
-                if (split, polarity) not in urls:
-                    on_error(
-                        f"{archive}:{split}/urls_{polarity}.txt",
-                        "missing: reviews of this folder cannot be tied to movies",
-                    )
+    except _ARCHIVE_ERRORS as exc:
+        damage = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    for split in sorted(splits):
+        for polarity in LABELS:
+            if (split, polarity) not in urls:
+                on_error(
+                    f"{archive}:{split}/urls_{polarity}.txt",
+                    "missing: reviews of this folder cannot be tied to movies",
+                )
+    try:
         with tarfile.open(archive, "r|gz") as tar:
             for member in tar:
                 match = _REVIEW_PATH.search(member.name)
-                if not match or match[1] not in splits or not member.isfile():
+                if not match or match[1] not in splits:
+                    continue
+                if not member.isfile():
+                    on_error(f"{archive}:{member.name}", "not a review file (a folder?): skipped")
                     continue
                 handle = tar.extractfile(member)
                 if handle is None:
                     continue
-                review = _parse(member.name, handle.read(), urls, on_error, prefix=f"{archive}:")
+                raw = handle.read()
+                review = _parse(member.name, raw, urls, on_error, prefix=f"{archive}:")
                 if review is not None:
                     yield review
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        on_error(str(archive), f"unreadable archive ({exc}); reviews before this point were read")
+    except _ARCHIVE_ERRORS as exc:
+        damage = damage or (f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    if damage is not None:
+        on_fatal(
+            str(archive),
+            f"truncated or damaged archive ({damage}); the reviews before the damage were "
+            "read, the rest were not: fetch the archive again and re-run the import",
+        )
+
+
+_ARCHIVE_ERRORS = (tarfile.TarError, EOFError, OSError, zlib.error)
 
 
 def _parse(
@@ -159,9 +213,9 @@ def _parse(
     if not text:
         on_error(location, "empty review")
         return None
-    if "\x00" in text:
-        # Binary junk rather than a review, and PostgreSQL cannot store it in a text column.
-        on_error(location, "contains NUL characters")
+    problem = unstorable(text)
+    if problem is not None:
+        on_error(location, problem)
         return None
     lines = urls.get((split, polarity))
     if lines is None:
@@ -173,7 +227,7 @@ def _parse(
     if not title:
         on_error(location, f"line {review_id + 1} of {split}/urls_{polarity}.txt has no title id")
         return None
-    return AclImdbReview(split, LABELS[polarity], review_id, stars, title[1], text)
+    return AclImdbReview(split, LABELS[polarity], review_id, stars, title[1], text, location)
 
 
 def _numeric_name(path: Path) -> tuple[int, str]:
@@ -188,17 +242,34 @@ def import_reviews(
     splits: Sequence[str] = SPLITS,
     progress: bool = True,
     batch_size: int = 1000,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    limit: int | None = None,
 ) -> ImportReport:
-    """Add the reviews under `source` not imported before, and a bare Movie per new title."""
+    """Add the reviews under `source` not imported before, and a bare Movie per new title;
+    texts longer than `max_chars` are cut to fit; only the first `limit` reviews, if given."""
     report = ImportReport()
-    reviews = iter_reviews(source, splits=splits, on_error=report.reject)
+    reviews = iter_reviews(source, splits=splits, on_error=report.reject, on_fatal=report.fail)
+    if limit is not None:
+        reviews = islice(reviews, limit)
+    expected = _expected_count(source, splits)
     bar = tqdm(
-        total=_expected_count(source, splits), unit="review", desc=SOURCE, disable=not progress
+        total=expected if limit is None else min(limit, expected),
+        unit="review",
+        desc=SOURCE,
+        disable=not progress,
     )
     with session_factory() as session, bar:
-        writer = _ReviewWriter(session=session, report=report)
+        writer = _ReviewWriter(session=session, report=report, max_chars=max_chars)
         for batch in batched(reviews, batch_size):
-            writer.store(batch)
+            # A review the database refuses costs only itself: the batch is retried one by one.
+            store_isolating(
+                session,
+                batch,
+                writer.store,
+                report=report,
+                location=lambda review: review.location,
+                on_rollback=writer.forget,
+            )
             session.commit()  # a transaction per batch: an interrupted import keeps its work
             bar.update(len(batch))
     if writer.movies_created:
@@ -212,16 +283,27 @@ def import_reviews(
 class _ReviewWriter:
     """Stores batches of reviews in one session, remembering the movie ids met so far."""
 
-    def __init__(self, *, session: Session, report: ImportReport) -> None:
+    def __init__(self, *, session: Session, report: ImportReport, max_chars: int) -> None:
         self.session = session
         self.report = report
+        self.max_chars = max_chars
         self.imported_at = utcnow()
         self.movie_ids: dict[str, int] = {}  # by IMDb id; a title has up to 30 reviews
         self.movies_created = 0
+        self.present = self._stored_refs()
+        self._committed_movies = 0
+
+    def _stored_refs(self) -> set[str]:
         # Read once, not per batch: PostgreSQL plans a per-batch `source_ref IN (...)` as a
         # full scan while a bulk load leaves the table's statistics stale (0.5 s a batch).
         refs = select(Review.source_ref).where(Review.source == SOURCE)
-        self.present = {ref for ref in session.scalars(refs) if ref is not None}
+        return {ref for ref in self.session.scalars(refs) if ref is not None}
+
+    def forget(self) -> None:
+        """After a rolled-back batch: what it stored is gone, so read what is there again."""
+        self.movie_ids.clear()
+        self.present = self._stored_refs()
+        self.movies_created = self._committed_movies
 
     def store(self, batch: list[AclImdbReview]) -> None:
         """Insert the reviews of `batch` that are not in the database yet."""
@@ -237,7 +319,7 @@ class _ReviewWriter:
                 "source": SOURCE,
                 "source_ref": review.ref,
                 "author_name": AUTHOR_NAME,
-                "body": review.text,
+                "body": self._fit(review),
                 "gold_label": review.label,
                 "stars": review.stars,
                 "created_at": self.imported_at,
@@ -247,9 +329,27 @@ class _ReviewWriter:
         ]
         statement = insert_or_ignore(self.session, Review).returning(Review.id)
         inserted = len(self.session.scalars(statement, rows).all())
+        stats.refresh_movies(self.session, {self.movie_ids[review.imdb_id] for review in new})
+        self.session.flush()
         self.report.added += inserted
         self.report.skipped += len(rows) - inserted  # stored meanwhile by a concurrent import
         self.present.update(review.ref for review in new)
+        self._committed_movies = self.movies_created
+
+    def _fit(self, review: AclImdbReview) -> str:
+        """The review's text, cut at a word boundary if it is longer than the site's limit."""
+        if len(review.text) <= self.max_chars:
+            return review.text
+        head = review.text[: self.max_chars]
+        cut = head.rstrip()
+        space = max(cut.rfind(" "), cut.rfind("\n"))
+        shortened = cut[:space].rstrip() if space > self.max_chars // 2 else cut
+        self.report.warn(
+            review.location,
+            f"text cut to {len(shortened):,} of its {len(review.text):,} characters "
+            f"(the limit is {self.max_chars:,}, TEXTFLIX_MAX_REVIEW_CHARS)",
+        )
+        return shortened
 
     def _ensure_movies(self, imdb_ids: set[str]) -> None:
         unknown = imdb_ids - self.movie_ids.keys()

@@ -19,6 +19,7 @@ def import_all(
     data_dir: Path,
     cache_dir: Path,
     progress: bool = True,
+    max_review_chars: int = aclimdb.DEFAULT_MAX_CHARS,
 ) -> list[tuple[str, ImportReport]]:
     """Import aclImdb, MovieLens and OMDb from `data_dir`, downloading what it lacks."""
     reviews = _from_local_or_url(
@@ -27,7 +28,10 @@ def import_all(
         cache_dir=cache_dir,
         progress=progress,
         run=lambda path: aclimdb.import_reviews(
-            session_factory=session_factory, source=path, progress=progress
+            session_factory=session_factory,
+            source=path,
+            progress=progress,
+            max_chars=max_review_chars,
         ),
     )
     details = _from_local_or_url(

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from app.db import Base
-from app.importers.bulk import batched
+from app.db import Base, unstorable
+from app.importers.bulk import batched, store_isolating
 from app.importers.report import ImportReport
 from app.models import Movie, MovieGenre
 
@@ -43,8 +43,18 @@ def merge_facts(
     """Apply `facts` to movies: overwrite, or only fill empty fields; create movies if allowed."""
     with session_factory() as session:
         for batch in batched(facts, batch_size):
-            _merge_batch(
-                session, batch, overwrite=overwrite, only_existing=only_existing, report=report
+            store_isolating(
+                session,
+                batch,
+                lambda records: _merge_batch(
+                    session,
+                    records,
+                    overwrite=overwrite,
+                    only_existing=only_existing,
+                    report=report,
+                ),
+                report=report,
+                location=lambda record: record.location,
             )
             session.commit()
 
@@ -57,12 +67,23 @@ def _merge_batch(
     only_existing: bool,
     report: ImportReport,
 ) -> None:
-    wanted = select(Movie).where(Movie.imdb_id.in_({facts.imdb_id for facts in batch}))
+    wanted = (
+        select(Movie)
+        .where(Movie.imdb_id.in_({facts.imdb_id for facts in batch}))
+        # Locked now, in id order, as app.stats locks movies: writers of reviews and scores
+        # and this import then wait for each other instead of deadlocking.
+        .order_by(Movie.id)
+        .with_for_update(key_share=True, of=Movie)
+    )
     movies = {
         movie.imdb_id: movie
         for movie in session.scalars(wanted.options(selectinload(Movie.genres)))
     }
     for facts in batch:
+        problem = _unstorable(facts)
+        if problem is not None:
+            report.reject(facts.location, problem)
+            continue
         movie = movies.get(facts.imdb_id)
         if movie is None:
             if only_existing:
@@ -76,6 +97,18 @@ def _merge_batch(
             report.updated += 1
         else:
             report.skipped += 1
+
+
+def _unstorable(facts: MovieFacts) -> str | None:
+    """Why the database cannot store one of the record's texts; the record is left out whole
+    rather than stored with a changed title or name."""
+    texts = [(name, getattr(facts, name)) for name in _TEXT_FIELDS]
+    texts += [("genre", name) for name in facts.genres]
+    for name, value in texts:
+        reason = None if value is None else unstorable(value)
+        if reason is not None:
+            return f"{name} {reason}"
+    return None
 
 
 def _apply(movie: Movie, facts: MovieFacts, *, overwrite: bool, report: ImportReport) -> bool:

@@ -2,6 +2,10 @@
 
 Reads the official `ml-latest-small/` directory or its zip archive in place. MovieLens fills
 only what a movie lacks: OMDb, imported after it, is the more detailed source and wins.
+
+A malformed line (bad CSV, bytes that are not UTF-8, a text the database cannot store) is
+reported with its file and line number and left out; the rest is imported. A missing file or a
+damaged zip archive fails the import (non-zero exit) after keeping what was read before.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +37,12 @@ _TRAILING_ARTICLE = re.compile(
     r"(?P<name>[^()]+), (?P<article>The|A|An|L'|Le|La|Les|El|Los|Las|Il|Lo|I|Gli|Der|Die|Das)"
 )
 _PARENTHESISED = re.compile(r"\(([^()]*)\)")
+
+
+# Bytes that are not UTF-8 are decoded to lone surrogates (U+DC80..U+DCFF) rather than
+# stopping the decoder, so that the line holding them is rejected and the rest still read.
+_BAD_BYTES = "surrogateescape"
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 class _MissingFile(Exception):
@@ -65,8 +76,8 @@ def import_movielens(
                 only_existing=only_existing,
                 report=report,
             )
-    except (_MissingFile, zipfile.BadZipFile, OSError) as exc:
-        report.reject(str(source), f"not a MovieLens directory or zip archive: {exc}")
+    except (_MissingFile, zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        report.fail(str(source), f"not a whole MovieLens directory or zip archive: {exc}")
     return report
 
 
@@ -97,7 +108,7 @@ def _open_csv(source: Path, name: str) -> Iterator[tuple[str, TextIO]]:
         path = source / name
         if not path.is_file():
             raise _MissingFile(f"no {name} in {source}")
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        with open(path, encoding="utf-8-sig", errors=_BAD_BYTES, newline="") as handle:
             yield str(path), handle
         return
     with zipfile.ZipFile(source) as archive:
@@ -106,7 +117,8 @@ def _open_csv(source: Path, name: str) -> Iterator[tuple[str, TextIO]]:
             raise _MissingFile(f"no {name} in {source}")
         member = min(members, key=len)  # ml-latest-small/movies.csv, not a nested copy
         with archive.open(member) as raw:
-            yield f"{source}:{member}", io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors=_BAD_BYTES, newline="")
+            yield f"{source}:{member}", text
 
 
 def _rows(
@@ -116,7 +128,7 @@ def _rows(
     reader = csv.reader(handle)
     try:
         header = next(reader, None)
-    except (csv.Error, UnicodeDecodeError) as exc:
+    except csv.Error as exc:
         report.reject(f"{location}:1", f"unreadable CSV ({exc})")
         return
     if header is None or not set(columns) <= set(header):
@@ -132,11 +144,12 @@ def _rows(
         except csv.Error as exc:
             report.reject(f"{location}:{line}", f"unreadable CSV ({exc})")
             continue
-        except UnicodeDecodeError as exc:
-            # The decoder cannot find its way back into the stream, so the file ends here.
-            report.reject(f"{location}:{line}", f"not UTF-8 text ({exc}); the rest is unread")
-            return
         if not fields:
+            continue
+        bad_bytes = [m[0] for field in fields for m in _UNDECODED.finditer(field)]
+        if bad_bytes:
+            shown = " ".join(f"0x{ord(char) - 0xDC00:02x}" for char in bad_bytes[:5])
+            report.reject(f"{location}:{line}", f"not UTF-8 text (bytes {shown})")
             continue
         if len(fields) != len(header):
             report.reject(

@@ -2,6 +2,10 @@
 
 OMDb is more detailed than MovieLens, so its title, year and genres overwrite what is there;
 it adds director, actors, runtime and rating. "N/A" is OMDb's way of saying "unknown".
+
+Each line stands alone: one that is not UTF-8, not JSON, nested too deeply to parse, or holds
+a text the database cannot store (a NUL, a lone surrogate such as "\\ud800") is reported
+with its line number and left out whole; the rest is imported.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ def import_omdb(
                 report=report,
             )
     except OSError as exc:
-        report.reject(str(source), f"cannot read: {exc}")
+        report.fail(str(source), f"cannot read: {exc}")
     return report
 
 
@@ -61,6 +65,9 @@ def _iter_facts(
             record = json.loads(raw.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             report.reject(where, f"not a JSON line ({exc})")
+            continue
+        except RecursionError:
+            report.reject(where, "JSON nested too deeply to read")
             continue
         if not isinstance(record, dict):
             report.reject(where, f"a JSON {type(record).__name__}, not an object")

@@ -27,6 +27,13 @@ class ImportReport:
     ignored: int = 0  # readable, but left out on purpose (e.g. movies outside the catalog)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # facts worth a line, e.g. movies created
+    # Problems that stopped the import before its end (also in `problems`): an unreadable or
+    # truncated file. What was read before them is kept; the command exits non-zero.
+    failures: list[Problem] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failures)
 
     def reject(self, location: str, reason: str) -> None:
         """Count a record as bad and say why."""
@@ -36,6 +43,21 @@ class ImportReport:
     def warn(self, location: str, reason: str) -> None:
         """Note a problem with a record that was still imported, e.g. a shortened field."""
         self.problems.append(Problem(location, reason))
+
+    def fail(self, location: str, reason: str) -> None:
+        """Record a problem that stopped the import; what was read before it is kept."""
+        problem = Problem(location, reason)
+        self.failures.append(problem)
+        self.problems.append(problem)
+
+    def checkpoint(self) -> tuple[int, ...]:
+        """The counts and problems so far, for `restore` when a batch is rolled back."""
+        return (self.added, self.skipped, self.updated, self.bad, self.ignored, len(self.problems))
+
+    def restore(self, checkpoint: tuple[int, ...]) -> None:
+        """Forget what was counted since `checkpoint` (a batch that the database refused)."""
+        self.added, self.skipped, self.updated, self.bad, self.ignored, n_problems = checkpoint
+        del self.problems[n_problems:]
 
     def summary(self) -> str:
         """One line of counts, then any notes, for people to read."""
@@ -49,4 +71,5 @@ class ImportReport:
             counts.append(f"{self.ignored:,} ignored")
         if len(self.problems) != self.bad:  # warnings about records that were still imported
             counts.append(f"{len(self.problems):,} problem{'' if len(self.problems) == 1 else 's'}")
-        return "; ".join([", ".join(counts), *self.notes])
+        failed = ["FAILED before the end: see the problems"] if self.failed else []
+        return "; ".join([", ".join(counts), *failed, *self.notes])

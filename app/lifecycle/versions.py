@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import stats
 from app.config import Settings
 from app.lifecycle.datasets import aclimdb_pools, aclimdb_source, cleaned, describe_sample
 from app.scoring import count_unscored, new_worker_id, release_claims, score_pending
@@ -236,6 +237,9 @@ def score_version(
     with session_factory() as session:
         remaining = count_unscored(session=session, version=classifier.version)
     if promote and remaining == 0:
+        with session_factory() as session:
+            stats.rebuild(session)  # a full recount as the version changes, costs seconds
+            session.commit()
         set_current(settings.models_dir, name)
         log.info("model %s is now current", name)
     elif promote:

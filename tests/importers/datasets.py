@@ -88,14 +88,14 @@ def zip_movielens(directory: Path, archive: Path) -> Path:
 
 
 # OMDb: bad lines are 2, 3, 9 and 10; line 5 is blank; line 6 is a #DUPE# record.
-def _omdb(imdb_id: str, title: str, **fields: str) -> str:
+def omdb_record(imdb_id: str, title: str, **fields: str) -> str:
     record = {"imdbID": imdb_id, "Title": title, "Year": "N/A", "Genre": "N/A"}
     record |= {"Director": "N/A", "Actors": "N/A", "Runtime": "N/A", "Rated": "N/A"} | fields
     return json.dumps(record)
 
 
 OMDB_LINES = [
-    _omdb(
+    omdb_record(
         "tt0133093",
         "The Matrix",
         Year="1999",
@@ -107,12 +107,12 @@ OMDB_LINES = [
     ),
     '{"imdbID": "tt0000009", "Title": "cut short',
     json.dumps({"Title": "No Id", "Year": "2000"}),
-    _omdb("tt0106179", "The X-Files", Year="1993–2002", Genre="Crime, Drama", Rated="TV-14"),
+    omdb_record("tt0106179", "The X-Files", Year="1993–2002", Genre="Crime, Drama", Rated="TV-14"),
     "",
-    _omdb("tt0000007", "#DUPE#", Year="1999"),
-    _omdb("tt0114709", "Toy Story", Year="1995", Runtime="81 min"),
-    _omdb("tt9999999", "Not Reviewed Here", Year="2020", Genre="Drama"),
-    _omdb("12345", "Bad Id"),
+    omdb_record("tt0000007", "#DUPE#", Year="1999"),
+    omdb_record("tt0114709", "Toy Story", Year="1995", Runtime="81 min"),
+    omdb_record("tt9999999", "Not Reviewed Here", Year="2020", Genre="Drama"),
+    omdb_record("12345", "Bad Id"),
     "[1, 2]",
 ]
 OMDB_BAD_LINES = {2, 3, 9, 10}

@@ -7,6 +7,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import stats
+from app.importers import aclimdb
 from app.importers.aclimdb import AUTHOR_NAME, SOURCE, import_reviews
 from app.models import Movie, Review
 from tests.importers.datasets import (
@@ -131,16 +133,95 @@ def test_only_the_splits_asked_for(session_factory: sessionmaker[Session], sourc
     assert _refs(session_factory) == {"test/pos/0_8", "test/neg/0_1"}
 
 
-def test_a_truncated_archive_is_reported_not_raised(
-    session_factory: sessionmaker[Session], tmp_path: Path
-) -> None:
+def _truncated(tmp_path: Path) -> tuple[Path, Path]:
+    """A whole archive, and a copy of it cut 200 bytes short of the end."""
     archive = tar_aclimdb(write_aclimdb(tmp_path / "data"), tmp_path / "full.tar.gz")
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(gzip.compress(gzip.decompress(archive.read_bytes()))[:-200])
+    return archive, truncated
+
+
+def test_a_truncated_archive_fails_and_keeps_the_reviews_before_the_damage(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    archive, truncated = _truncated(tmp_path)
 
     report = import_reviews(session_factory=session_factory, source=truncated, progress=False)
 
-    assert report.added == 0
-    assert any(
-        p.location == str(truncated) and "unreadable archive" in p.reason for p in report.problems
+    assert report.failed
+    [failure] = report.failures
+    assert failure.location == str(truncated) and "truncated or damaged archive" in failure.reason
+    kept = _refs(session_factory)
+    assert 0 < len(kept) < len(GOOD_REFS) and kept <= GOOD_REFS
+    again = import_reviews(session_factory=session_factory, source=archive, progress=False)
+    assert not again.failed
+    assert (again.added, again.skipped) == (len(GOOD_REFS) - len(kept), len(kept))
+    assert _refs(session_factory) == GOOD_REFS
+
+
+def test_a_folder_among_the_review_files_is_skipped_and_reported(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    root = write_aclimdb(tmp_path / "data")
+    (root / "train" / "pos" / "extra").mkdir()
+    (root / "train" / "pos" / "extra" / "3_9.txt").write_text("Hidden away.")
+    (root / "test" / "neg" / "7_2.txt").mkdir()  # a folder with a review file's name
+
+    report = import_reviews(session_factory=session_factory, source=root, progress=False)
+
+    assert not report.failed
+    assert _refs(session_factory) == GOOD_REFS
+    skipped = {p.location: p.reason for p in report.problems if "not a review file" in p.reason}
+    assert set(skipped) == {
+        (root / "train" / "pos" / "extra").as_posix(),
+        (root / "test" / "neg" / "7_2.txt").as_posix(),
+    }
+
+
+def test_texts_longer_than_the_site_allows_are_cut_and_reported(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    root = write_aclimdb(tmp_path / "data")
+    long_text = "word " * 5000  # 25,000 characters, as one real review of 2 MB would be
+    (root / "train" / "pos" / "1_7.txt").write_text(long_text)
+
+    report = import_reviews(
+        session_factory=session_factory, source=root, progress=False, max_chars=1000
     )
+
+    with session_factory() as session:
+        body = session.scalars(select(Review.body).where(Review.source_ref == "train/pos/1_7"))
+        stored = body.one()
+    assert len(stored) <= 1000 and long_text.startswith(stored) and stored.endswith("word")
+    [warning] = [p for p in report.problems if p.location.endswith("train/pos/1_7.txt")]
+    assert "cut to" in warning.reason and "24,999" in warning.reason  # stripped
+    assert report.added == len(GOOD_REFS)
+
+
+def test_a_review_the_database_refuses_costs_only_itself(
+    session_factory: sessionmaker[Session],
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite stores NUL characters; PostgreSQL refuses them")
+    # Past the importer's own check, as any record the database refuses would be.
+    monkeypatch.setattr(aclimdb, "unstorable", lambda text: None)
+    root = write_aclimdb(tmp_path / "data")
+    (root / "test" / "pos" / "2_7.txt").unlink()  # the NUL review of the bad set
+    (root / "train" / "pos" / "3_8.txt").write_bytes(b"Half a review\x00 and the rest")
+    (root / "train" / "urls_pos.txt").write_text(
+        "".join(f"http://www.imdb.com/title/tt000000{i}/\n" for i in (1, 2, 1, 2))
+    )
+
+    report = import_reviews(
+        session_factory=session_factory, source=root, progress=False, batch_size=100
+    )
+
+    assert _refs(session_factory) == GOOD_REFS
+    assert report.added == len(GOOD_REFS)
+    [refused] = [p for p in report.problems if p.location.endswith("train/pos/3_8.txt")]
+    assert "the database refused it" in refused.reason
+    with session_factory() as session:
+        assert stats.stored(session) == stats.full_recount(session)

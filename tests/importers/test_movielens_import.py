@@ -141,3 +141,54 @@ def test_a_folder_without_links_is_reported(
     [problem] = report.problems
     assert problem.location == str(directory)
     assert "links.csv" in problem.reason
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_byte_that_is_not_utf8_costs_only_its_line(
+    session_factory: sessionmaker[Session], tmp_path: Path, packed: bool
+) -> None:
+    directory = write_movielens(tmp_path / "data")
+    movies_csv = directory / "movies.csv"
+    lines = movies_csv.read_bytes().split(b"\n")
+    lines[1] = lines[1].replace(b"Matrix", b"Ma\xfftrix")  # line 2: one byte of Latin-1
+    movies_csv.write_bytes(b"\n".join(lines))
+    source = zip_movielens(directory, tmp_path / "ml.zip") if packed else directory
+
+    report = import_movielens(
+        session_factory=session_factory, source=source, only_existing=False, progress=False
+    )
+
+    prefix = f"{source}:ml-latest-small/" if packed else f"{source}/"
+    reasons = {p.location.removeprefix(prefix): p.reason for p in report.problems}
+    assert "not UTF-8" in reasons["movies.csv:2"] and "0xff" in reasons["movies.csv:2"]
+    assert not report.failed
+    # Every line after it is still read: the same movies as before, less The Matrix.
+    assert _movies(session_factory).keys() == {TOY_STORY, BABYLON_5, LOST_CHILDREN}
+
+
+def test_a_missing_file_fails_the_import(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    directory = write_movielens(tmp_path)
+    (directory / "movies.csv").unlink()
+
+    report = import_movielens(session_factory=session_factory, source=directory, progress=False)
+
+    assert report.failed
+    assert "movies.csv" in report.failures[0].reason
+
+
+def test_a_nul_in_a_title_costs_only_its_line(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    directory = write_movielens(tmp_path / "data")
+    movies_csv = directory / "movies.csv"
+    movies_csv.write_text(movies_csv.read_text().replace("Toy Story", "Toy\x00Story"))
+
+    report = import_movielens(
+        session_factory=session_factory, source=directory, only_existing=False, progress=False
+    )
+
+    reasons = {p.location: p.reason for p in report.problems}
+    assert "title contains a NUL character" in reasons[f"{movies_csv}:3"]
+    assert _movies(session_factory).keys() == {MATRIX, BABYLON_5, LOST_CHILDREN}

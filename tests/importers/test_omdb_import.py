@@ -1,14 +1,16 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from app.importers import catalog
 from app.importers.omdb import import_omdb
 from app.models import Movie, MovieGenre
-from tests.importers.datasets import OMDB_BAD_LINES, write_omdb
+from tests.importers.datasets import OMDB_BAD_LINES, omdb_record, write_omdb
 
 
 @pytest.fixture
@@ -135,3 +137,70 @@ def test_an_unreadable_file_is_reported(
     [problem] = report.problems
     assert problem.location == str(tmp_path / "absent.jsonl")
     assert "cannot read" in problem.reason
+
+
+def test_a_deeply_nested_line_is_reported_and_the_rest_imported(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    nested = "[" * 100_000 + "]" * 100_000
+    source = write_omdb(
+        tmp_path / "titles.jsonl",
+        [omdb_record("tt0000001", "First"), nested, omdb_record("tt0000002", "Second")],
+    )
+
+    report = import_omdb(
+        session_factory=session_factory, source=source, only_existing=False, progress=False
+    )
+
+    assert [(p.location, p.reason) for p in report.problems] == [
+        (f"{source}:2", "JSON nested too deeply to read")
+    ]
+    assert {m.title for m in _movies(session_factory).values()} == {"First", "Second"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("Title", "Nul\u0000Title", "title contains a NUL character"),
+        ("Title", "Half \ud800 a pair", "title contains a lone surrogate"),
+        ("Director", "Nul\u0000", "director contains a NUL character"),
+        ("Genre", "Drama, Nul\u0000", "genre contains a NUL character"),
+    ],
+)
+def test_text_the_database_cannot_store_costs_only_its_record(
+    session_factory: sessionmaker[Session], tmp_path: Path, field: str, value: str, reason: str
+) -> None:
+    bad = json.loads(omdb_record("tt0000002", "Bad"))
+    bad[field] = value
+    source = write_omdb(
+        tmp_path / "titles.jsonl",
+        [omdb_record("tt0000001", "First"), json.dumps(bad), omdb_record("tt0000003", "Third")],
+    )
+
+    report = import_omdb(
+        session_factory=session_factory, source=source, only_existing=False, progress=False
+    )
+
+    [problem] = report.problems
+    assert problem.location == f"{source}:2" and reason in problem.reason
+    assert {m.title for m in _movies(session_factory).values()} == {"First", "Third"}
+
+
+def test_a_batch_the_database_refuses_is_retried_record_by_record(
+    session_factory: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Past the importer's own check, as any record the database refuses would be.
+    monkeypatch.setattr(catalog, "unstorable", lambda text: None)
+    lines = [omdb_record(f"tt000000{i}", f"Movie {i}") for i in range(1, 6)]
+    lines[2] = omdb_record("tt0000003", "Half \ud800 a pair")
+    source = write_omdb(tmp_path / "titles.jsonl", lines)
+
+    report = import_omdb(
+        session_factory=session_factory, source=source, only_existing=False, progress=False
+    )
+
+    [problem] = report.problems
+    assert problem.location == f"{source}:3" and "the database refused it" in problem.reason
+    assert (report.added, report.bad) == (4, 1)
+    titles = {m.title for m in _movies(session_factory).values()}
+    assert titles == {"Movie 1", "Movie 2", "Movie 4", "Movie 5"}

@@ -275,3 +275,8 @@ def test_no_banner_for_a_killed_workers_job_once_everything_is_scored(
     status = page(client.get("/status")).select_one("#scoring-status")
 
     assert status is not None and status.has_attr("hidden")
+
+
+def test_healthz_answers_without_the_database(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert (response.status_code, response.text) == (200, "ok")
