@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import Settings
+from app.lifecycle.datasets import backend_sample
 from app.sentiment import versions
 from app.sentiment.classifier import Classifier
 from app.sentiment.registry import ModelNotFoundError, current_model_dir
@@ -23,7 +24,14 @@ def load_current(settings: Settings) -> tuple[Classifier | None, str | None]:
     if path is None:
         return None, NO_MODEL
     try:
-        return versions.load(path, device=settings.device), None
+        classifier = versions.load(
+            path,
+            device=settings.device,
+            backend=settings.model_backend,
+            threads=settings.model_threads,
+            sample=lambda: backend_sample(settings=settings),
+        )
+        return classifier, None
     except (ModelNotFoundError, OSError, ValueError) as exc:
         log.exception("could not load the model in %s", path)
         return None, f"The model in {path} could not be loaded ({exc}): run `textflix train`."
