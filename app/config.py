@@ -50,6 +50,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Intra-op threads of the model runtime; empty means one per core.",
     )
+    sentence_scores: Literal["in-context", "alone"] = Field(
+        default="in-context",
+        description="Score a review's sentences from its own forward pass (in-context) or "
+        "each alone in a second pass (alone: about twice the scoring time).",
+    )
     backend_sample_size: int = Field(
         default=300,
         ge=0,

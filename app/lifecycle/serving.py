@@ -29,6 +29,7 @@ def load_current(settings: Settings) -> tuple[Classifier | None, str | None]:
             device=settings.device,
             backend=settings.model_backend,
             threads=settings.model_threads,
+            sentences=settings.sentence_scores,
             sample=lambda: backend_sample(settings=settings),
         )
         return classifier, None

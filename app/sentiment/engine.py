@@ -20,7 +20,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Literal, cast
 
 import torch
 from transformers import (
@@ -48,6 +48,10 @@ DEFAULT_TOKEN_BUDGET = 2048
 DEFAULT_BATCH_SIZE = 64
 """At most this many windows per batch, however short."""
 
+SentenceReading = Literal["in-context", "alone"]
+"""Sentences scored from the review's own pass (in context, at almost no cost), or each read
+alone in a pass of its own as before the engine (see bench/bench_engine.py for how the two
+differ on real reviews)."""
 Sample = Callable[[], Sequence[tuple[str, int]]]
 """Held-out labeled texts to measure backends on, fetched only when a measurement is needed."""
 
@@ -159,6 +163,7 @@ class ScoringEngine:
         backend: BackendSetting = "auto",
         threads: int | None = None,
         cache_dir: Path | None = None,
+        sentences: SentenceReading = "in-context",
     ) -> None:
         if model.config.num_labels != 2:
             raise ValueError(
@@ -175,6 +180,7 @@ class ScoringEngine:
         self.token_budget = token_budget
         self.threads = torch.get_num_threads()
         self.cache_dir = cache_dir
+        self.sentences = sentences
         # transformers wraps `to` in a way mypy misreads; the call is the plain nn.Module one.
         self.model = model.to(self.device).eval()  # type: ignore[arg-type]
         self.tokenizer = tokenizer
@@ -201,6 +207,7 @@ class ScoringEngine:
         sample: Sample | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
         token_budget: int = DEFAULT_TOKEN_BUDGET,
+        sentences: SentenceReading = "in-context",
     ) -> ScoringEngine:
         """The model saved in `path` (Hugging Face format), named after the folder. With
         backend "auto", the backend measured for it on this host before, or measured now on
@@ -222,6 +229,7 @@ class ScoringEngine:
             backend="fp32" if backend == "auto" else backend,
             threads=threads,
             cache_dir=path / backends.ENGINE_DIR,
+            sentences=sentences,
         )
         if backend == "auto":
             engine.use_backend(engine.choose_backend(sample))
@@ -291,8 +299,8 @@ class ScoringEngine:
         return [Prediction(float(p)) for p in p_positive[: len(texts)]]
 
     def analyze(self, texts: Sequence[str]) -> list[Analysis]:
-        """Each review scored whole (cleaned of markup), and each of its sentences in the
-        context of the review, all from one forward pass."""
+        """Each review scored whole (cleaned of markup), and each of its sentences: in the
+        context of the review, from the same forward pass, or read alone (`sentences`)."""
         if not texts:
             return []
         plains = [clean(text) for text in texts]
@@ -311,7 +319,13 @@ class ScoringEngine:
                 ]
             )
             sentences.append([plain[start:end] for start, end in spans])
-        p_positive = self._score(self._plan(encodings, sentence_tokens)).tolist()
+        if self.sentences == "alone":
+            # Each sentence as a text of its own, batched with the reviews' windows.
+            alone = [self._tokenise(text) for per_review in sentences for text in per_review]
+            plan = self._plan(encodings + alone, [[] for _ in encodings + alone])
+        else:
+            plan = self._plan(encodings, sentence_tokens)
+        p_positive = self._score(plan).tolist()
         analyses = []
         position = len(texts)
         for index, texts_of_review in enumerate(sentences):

@@ -151,6 +151,24 @@ def test_analyze_runs_each_window_once_and_no_sentence_on_its_own(engine: Scorin
     assert sum(rows) == windows
 
 
+def test_sentences_read_alone_score_as_texts_of_their_own(
+    anchored: tuple[PreTrainedModel, PreTrainedTokenizerBase], engine: ScoringEngine
+) -> None:
+    model, tokenizer = anchored
+    alone = ScoringEngine(model, tokenizer, version="a", backend="fp32", sentences="alone")
+
+    analyses = alone.analyze(TEXTS)
+
+    for analysis, in_context in zip(analyses, engine.analyze(TEXTS), strict=True):
+        texts = [s.text for s in analysis.sentences]
+        assert [s.p_positive for s in analysis.sentences] == pytest.approx(
+            [p.p_positive for p in engine.predict(texts)], abs=PLAIN_TOLERANCE
+        )
+        assert analysis.prediction.p_positive == pytest.approx(
+            in_context.prediction.p_positive, abs=PLAIN_TOLERANCE
+        )
+
+
 @pytest.mark.parametrize(
     ("backend", "tolerance"),
     [("int8", INT8_TOLERANCE), ("onnx-fp32", ONNX_FP32_TOLERANCE), ("onnx-int8", INT8_TOLERANCE)],
