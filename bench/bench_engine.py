@@ -178,9 +178,8 @@ def print_table(rows: list[tuple[str, float, float]], *, n: int) -> None:
     print(f"{'scorer':<40} {'reviews/s':>9} {'accuracy':>8} {'x default':>9} {'x best':>7}")
     for name, seconds, correct in rows:
         rate = n / seconds
-        print(
-            f"{name:<40} {rate:>9.1f} {100 * correct:>7.1f}% {rate / default:>9.2f} {rate / best:>7.2f}"
-        )
+        ratios = f"{rate / default:>9.2f} {rate / best:>7.2f}"
+        print(f"{name:<40} {rate:>9.1f} {100 * correct:>7.1f}% {ratios}")
 
 
 def print_auto(engine: ScoringEngine, folder: Path, rows: list[tuple[str, float, float]]) -> None:
@@ -234,7 +233,8 @@ def print_latency(
 ) -> None:
     median = sorted(range(len(texts)), key=lengths.__getitem__)[len(texts) // 2]
     print(
-        f"\nlatency of one median-length review ({lengths[median]} tokens) alone, sentences included:"
+        f"\nlatency of one median-length review ({lengths[median]} tokens) alone, "
+        "sentences included:"
     )
     for backend in backends.available(engine.device):
         engine.use_backend(backend)

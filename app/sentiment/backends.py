@@ -17,6 +17,7 @@ import logging
 import os
 import platform
 import tempfile
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -165,7 +166,10 @@ def _export_onnx(encoder: nn.Module, path: Path) -> None:
     dynamic = {0: "batch", 1: "tokens"}
     # The TorchScript exporter (dynamo=False) needs no extra packages and handles BERT's
     # dynamic shapes; the newer exporter would add onnxscript to the dependencies.
-    with torch.inference_mode():
+    # The tracer warns that shape checks in transformers' masking become constants: they hold
+    # for every input of an encoder (no past keys, no causal mask), so the warnings are noise.
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         torch.onnx.export(
             HiddenStates(encoder).cpu().eval(),
             (ids, mask),

@@ -257,16 +257,21 @@ class ScoringEngine:
             fingerprint=backends.weights_fingerprint(self.model), threads=self.threads
         )
         cached = backends.cached_choice(self.cache_dir, key)
-        if cached is not None:
+        if cached is not None and cached in backends.available(self.device):
             return cached
         examples = list(sample()) if sample is not None else []
         if not examples:
             log.info("no held-out reviews to measure backends on: scoring in fp32")
             return "fp32"
         log.info("measuring backends on %d held-out reviews (once per model)", len(examples))
-        self.measurements = [
-            self.measure(name, examples) for name in backends.available(self.device)
-        ]
+        self.measurements = []
+        for name in backends.available(self.device):
+            try:
+                self.measurements.append(self.measure(name, examples))
+            except Exception:  # a backend that fails here is not one to serve with
+                if name == "fp32":
+                    raise
+                log.exception("backend %s failed on this host: leaving it out", name)
         chosen = backends.pick(self.measurements)
         backends.save_choice(self.cache_dir, key, chosen, self.measurements)
         log.info("backend %s chosen: %s", chosen, self.measurements)
