@@ -139,7 +139,8 @@ def onnx_file(encoder: nn.Module, *, cache_dir: Path | None, int8: bool) -> Path
         partial.rename(fp32)
     if not int8:
         return fp32
-    path = folder / f"encoder-int8-{fingerprint}.onnx"
+    # The file name names the quantisation recipe too, so that a changed recipe makes a new file.
+    path = folder / f"encoder-int8-per-channel-{fingerprint}.onnx"
     if not path.is_file():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
