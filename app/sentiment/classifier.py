@@ -13,16 +13,15 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
-from app.sentiment.engine import (
+from app.sentiment.batching import (
     FALLBACK_MAX_TOKENS,
     UNBOUNDED_LENGTH,
-    ScoringEngine,
     max_tokens,
     pad_batch,
-    resolve_device,
     special_tokens,
     token_windows,
 )
+from app.sentiment.engine import ScoringEngine, resolve_device
 from app.sentiment.labels import POSITIVE
 from app.sentiment.predictions import Analysis, Prediction, SentencePrediction
 from app.sentiment.text import clean, split_sentences

@@ -16,8 +16,9 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from app.sentiment import backends
 from app.sentiment.anchors import anchor_head
 from app.sentiment.backends import Measurement
+from app.sentiment.batching import pack, token_windows
 from app.sentiment.classifier import analyze
-from app.sentiment.engine import ScoringEngine, pack, token_windows
+from app.sentiment.engine import ScoringEngine
 from app.sentiment.modeling import new_classifier
 from app.sentiment.text import clean, split_sentences
 
