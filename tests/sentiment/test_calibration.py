@@ -25,7 +25,7 @@ from app.sentiment.labels import label_of
 def _overconfident(n: int, temperature: float, seed: int = 0) -> tuple[list[float], list[int]]:
     """Scores whose true margins are drawn at random and whose labels follow them honestly,
     reported as if the margins were `temperature` times larger."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
     scores, labels = [], []
     for _ in range(n):
         true_margin = rng.gauss(0.0, 2.5)
