@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -17,6 +19,9 @@ from app.importers.sources import SourceError
 from app.sentiment.arguments import HEAD_INITS, HeadInit, TrainingArguments
 from app.sentiment.registry import FINETUNE, KINDS
 from app.sentiment.text import clean
+
+if TYPE_CHECKING:
+    from app.sentiment.predictions import Analysis
 
 log = logging.getLogger("textflix")
 
@@ -424,6 +429,78 @@ def score(batch_size: int, name: str | None) -> None:
         lease_seconds=settings.claim_timeout_seconds,
     )
     click.echo("nothing to score" if job is None else f"scored {job.done} reviews ({job.status})")
+
+
+@main.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+@click.option("--batch-size", default=32, show_default=True, help="Texts scored together.")
+def predict(source: TextIO, batch_size: int) -> None:
+    """Score texts from SOURCE (a file, or - for stdin; one text per line, or JSON lines with
+    a "text" field) with the current model. Prints one JSON line per text: label, probability
+    of that label, P(positive) and the scores of its sentences."""
+    from tqdm import tqdm
+
+    from app.lifecycle.serving import load_current
+    from app.sentiment.classifier import analyze
+
+    classifier, problem = load_current(_settings())
+    if classifier is None:
+        raise click.ClickException(problem or "no model")
+    with tqdm(unit="text", file=sys.stderr, disable=not sys.stdout.isatty()) as bar:
+        for batch in _batches(_texts(source), max(1, batch_size)):
+            for (extra, _), analysis in zip(
+                batch, analyze(classifier, [text for _, text in batch]), strict=True
+            ):
+                click.echo(json.dumps({**extra, **_analysis_record(analysis)}))
+            bar.update(len(batch))
+
+
+def _texts(source: TextIO) -> Iterator[tuple[dict[str, object], str]]:
+    """(fields to echo, text) for each line: a plain text, or a JSON object with "text" (and
+    maybe an "id", echoed so that results can be matched to inputs)."""
+    try:
+        for number, line in enumerate(source, start=1):
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            if not line.lstrip().startswith("{"):
+                yield {}, line
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise click.ClickException(f"line {number}: not valid JSON ({exc})") from exc
+            if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                raise click.ClickException(f'line {number}: a JSON line needs a "text" string')
+            yield ({"id": record["id"]} if "id" in record else {}), record["text"]
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"the input is not UTF-8 text ({exc})") from exc
+
+
+def _batches(
+    items: Iterator[tuple[dict[str, object], str]], size: int
+) -> Iterator[list[tuple[dict[str, object], str]]]:
+    batch: list[tuple[dict[str, object], str]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _analysis_record(analysis: Analysis) -> dict[str, object]:
+    prediction = analysis.prediction
+    return {
+        "label": prediction.label,
+        "probability": round(prediction.certainty, 4),
+        "p_positive": round(prediction.p_positive, 4),
+        "sentences": [
+            {"text": sentence.text, "p_positive": round(sentence.p_positive, 4)}
+            for sentence in analysis.sentences
+        ],
+    }
 
 
 @contextmanager

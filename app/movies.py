@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +20,7 @@ from app.models import (
     ReviewScore,
     SentenceScore,
 )
+from app.paging import Page
 from app.schemas import CatalogSort
 from app.stats import NO_VERSION
 
@@ -62,16 +62,7 @@ class MovieRow:
     sentiment: Sentiment
 
 
-@dataclass(frozen=True)
-class CatalogPage:
-    rows: list[MovieRow]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.page_size))
+CatalogPage = Page[MovieRow]
 
 
 @dataclass(frozen=True)
@@ -198,7 +189,7 @@ def search_catalog(
         MovieRow(movie, Sentiment(n_reviews, n_scored, n_positive))
         for movie, n_reviews, n_scored, n_positive in session.execute(stmt).all()
     ]
-    return CatalogPage(rows=rows, total=total, page=page, page_size=page_size)
+    return CatalogPage(items=rows, total=total, page=page, page_size=page_size)
 
 
 def genres_in_catalog(*, session: Session) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app import stats
 from app.models import Movie, Review, ReviewScore, User
+from app.paging import Page
 from app.schemas import ReviewSort, SentimentFilter, has_visible_text, storable_text
 from app.scoring import Scored, store_scores
 from app.sentiment.classifier import Classifier, analyze
@@ -41,16 +41,7 @@ class ScoredReview:
     score: ReviewScore | None
 
 
-@dataclass(frozen=True)
-class ReviewPage:
-    items: list[ScoredReview]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.page_size))
+ReviewPage = Page[ScoredReview]
 
 
 def validate_body(body: str, *, max_chars: int) -> str:

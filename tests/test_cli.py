@@ -194,3 +194,57 @@ def test_train_can_start_from_a_random_head(env: dict[str, str]) -> None:
     assert code == code_default == 0
     assert read_card(models / "r").hyperparameters["head_init"] == "random"
     assert str(read_card(models / "a").hyperparameters["head_init"]).startswith("label anchors")
+
+
+def test_predict_scores_lines_and_json_lines_from_stdin_or_a_file(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    import app.lifecycle.serving
+
+    monkeypatch.setattr(
+        app.lifecycle.serving, "load_current", lambda settings: (FakeClassifier(), None)
+    )
+    lines = 'A great film. I loved the cast!\n\n{"id": 7, "text": "Awful. A boring waste."}\n'
+    source = tmp_path / "texts.txt"
+    source.write_text(lines)
+
+    from_stdin = CliRunner().invoke(main, ["predict", "-"], input=lines)
+    from_file = CliRunner().invoke(main, ["predict", str(source)])
+
+    assert from_stdin.exit_code == from_file.exit_code == 0
+    assert from_stdin.output == from_file.output
+    first, second = [json.loads(line) for line in from_stdin.output.splitlines()]
+    assert first["label"] == "positive" and second["label"] == "negative"
+    assert second["id"] == 7 and "id" not in first
+    assert first["probability"] == pytest.approx(max(first["p_positive"], 1 - first["p_positive"]))
+    assert [s["text"] for s in first["sentences"]] == ["A great film.", "I loved the cast!"]
+    assert all(0 <= s["p_positive"] <= 1 for s in first["sentences"])
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ('{"text": 3}\n', 'line 1: a JSON line needs a "text" string'),
+        ("fine text\n{not json\n", "line 2: not valid JSON"),
+    ],
+)
+def test_predict_reports_bad_lines_by_number(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, lines: str, message: str
+) -> None:
+    import app.lifecycle.serving
+
+    monkeypatch.setattr(
+        app.lifecycle.serving, "load_current", lambda settings: (FakeClassifier(), None)
+    )
+
+    result = CliRunner().invoke(main, ["predict"], input=lines)
+
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_predict_without_a_model_tells_how_to_get_one(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["predict", "-"], input="text\n")
+
+    assert result.exit_code != 0 and "textflix train" in result.output

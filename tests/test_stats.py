@@ -167,11 +167,11 @@ def test_catalog_reads_the_maintained_figures(session: Session) -> None:
     stats.rebuild(session)
     session.commit()
 
-    [row] = search_catalog(session=session, version=None, sort=CatalogSort.most_reviewed).rows
+    [row] = search_catalog(session=session, version=None, sort=CatalogSort.most_reviewed).items
     assert row.sentiment.n_reviews == 2
     # A movie's figures come from movie_stats: a row changed behind the services' back shows.
     session.execute(update(MovieStats).values(n_reviews=99))
-    [row] = search_catalog(session=session, version=None).rows
+    [row] = search_catalog(session=session, version=None).items
     assert row.sentiment.n_reviews == 99
 
 

@@ -37,6 +37,18 @@ def aclimdb_pools(*, settings: Settings, progress: bool = True) -> Pools:
     return Pools(LabeledText(r.split, r.review_id, clean(r.text), r.label) for r in reviews)
 
 
+def backend_sample(*, settings: Settings) -> list[Example]:
+    """Held-out aclImdb test reviews to choose the scoring backend on; none when there is no
+    local copy (a server start never downloads the dataset for this)."""
+    if settings.backend_sample_size == 0:
+        return []
+    if not any((settings.data_dir / name).exists() for name in LOCAL_COPIES):
+        log.info("no aclImdb in %s to measure scoring backends on", settings.data_dir)
+        return []
+    pools = aclimdb_pools(settings=settings, progress=False)
+    return pools.eval_sample(min(settings.backend_sample_size, pools.size("test")))
+
+
 def cleaned(examples: Iterable[tuple[str, int]]) -> list[Example]:
     """Texts as stored on the site (with markup) made the model's plain input."""
     return [(clean(text), label) for text, label in examples]

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import Settings
+from app.lifecycle.datasets import backend_sample
 from app.sentiment import versions
 from app.sentiment.classifier import Classifier
 from app.sentiment.registry import ModelNotFoundError, current_model_dir
@@ -17,13 +18,26 @@ log = logging.getLogger(__name__)
 NO_MODEL = "No trained model yet: run `textflix train` (about 5 minutes on a CPU), then restart."
 
 
+def load_model(settings: Settings, path: Path) -> Classifier:
+    """The classifier saved in `path`, on the device, backend, threads and sentence reading the
+    settings ask for: the one way the app loads a model (to serve, compare or re-score)."""
+    return versions.load(
+        path,
+        device=settings.device,
+        backend=settings.model_backend,
+        threads=settings.model_threads,
+        sentences=settings.sentence_scores,
+        sample=lambda: backend_sample(settings=settings),
+    )
+
+
 def load_current(settings: Settings) -> tuple[Classifier | None, str | None]:
     """The current model from models/, or None and a sentence saying how to get one."""
     path = current_model_dir(settings.models_dir)
     if path is None:
         return None, NO_MODEL
     try:
-        return versions.load(path, device=settings.device), None
+        return load_model(settings, path), None
     except (ModelNotFoundError, OSError, ValueError) as exc:
         log.exception("could not load the model in %s", path)
         return None, f"The model in {path} could not be loaded ({exc}): run `textflix train`."

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import stats
 from app.config import Settings
 from app.lifecycle.datasets import aclimdb_pools, aclimdb_source, cleaned, describe_sample
+from app.lifecycle.serving import load_model
 from app.scoring import count_unscored, new_worker_id, release_claims, score_pending
-from app.sentiment import versions
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.classifier import Classifier
 from app.sentiment.data import Example, Pools, describe
@@ -193,7 +193,7 @@ def train_and_promote(
 def load_version(*, settings: Settings, name: str) -> Classifier:
     """The classifier saved in models/<name>, or ModelNotFoundError (also for names such as
     "../x" that would reach outside the models folder)."""
-    return versions.load(model_dir(settings.models_dir, name), device=settings.device)
+    return load_model(settings, model_dir(settings.models_dir, name))
 
 
 def compare_on_held_out(
@@ -206,7 +206,7 @@ def compare_on_held_out(
     current_dir = current_model_dir(settings.models_dir)
     if current_dir is None or current_dir.name == candidate.name:
         return Verdict(candidate.name, accuracy, None, None)
-    current = versions.load(current_dir, device=settings.device)
+    current = load_model(settings, current_dir)
     current_accuracy = evaluate(classifier=current, examples=eval_examples)["accuracy"]
     return Verdict(candidate.name, accuracy, current_dir.name, float(current_accuracy))
 

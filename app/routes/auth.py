@@ -64,6 +64,24 @@ def _signed_in(
     return RedirectResponse(_safe_next(target), status_code=303)
 
 
+def _refused(
+    request: Request, page: str, partials: dict[str, str], next: str, username: str, exc: Exception
+) -> Response:
+    """The form again, saying why it was refused: 429 (with Retry-After) over a throttle, else
+    422 for input it cannot take."""
+    throttled = isinstance(exc, Throttled)
+    return _form(
+        request,
+        page,
+        partials,
+        next=next,
+        username=username,
+        error=str(exc),
+        status_code=429 if throttled else 422,
+        headers=exc.headers if isinstance(exc, Throttled) else None,
+    )
+
+
 def _form(
     request: Request,
     page: str,
@@ -102,27 +120,8 @@ def signup(
     try:
         throttle.sign_up(ip=ip)
         user = users.sign_up(session=session, username=username, password=password)
-    except Throttled as exc:
-        return _form(
-            request,
-            "signup.html",
-            SIGNUP_PARTIALS,
-            next=next,
-            username=username,
-            error=str(exc),
-            status_code=429,
-            headers=exc.headers,
-        )
-    except users.SignupError as exc:
-        return _form(
-            request,
-            "signup.html",
-            SIGNUP_PARTIALS,
-            next=next,
-            username=username,
-            error=str(exc),
-            status_code=422,
-        )
+    except (Throttled, users.SignupError) as exc:
+        return _refused(request, "signup.html", SIGNUP_PARTIALS, next, username, exc)
     return _signed_in(request, session, settings, previous, user, next)
 
 
@@ -147,35 +146,17 @@ def login(
         user = users.log_in(
             session=session, throttle=throttle, ip=ip, username=username, password=password
         )
-    except Throttled as exc:
-        return _form(
-            request,
-            "login.html",
-            LOGIN_PARTIALS,
-            next=next,
-            username=username,
-            error=str(exc),
-            status_code=429,
-            headers=exc.headers,
-        )
-    except users.LoginError as exc:
-        return _form(
-            request,
-            "login.html",
-            LOGIN_PARTIALS,
-            next=next,
-            username=username,
-            error=str(exc),
-            status_code=422,
-        )
+    except (Throttled, users.LoginError) as exc:
+        return _refused(request, "login.html", LOGIN_PARTIALS, next, username, exc)
     if user is None:
+        error = "Wrong username or password."
         return _form(
             request,
             "login.html",
             LOGIN_PARTIALS,
             next=next,
             username=username,
-            error="Wrong username or password.",
+            error=error,
             status_code=401,
         )
     return _signed_in(request, session, settings, previous, user, next)

@@ -98,6 +98,14 @@ AutoConfig.register(MODEL_TYPE, MeanPoolingConfig, exist_ok=True)
 AutoModelForSequenceClassification.register(
     MeanPoolingConfig, MeanPoolingForSequenceClassification, exist_ok=True
 )
+# No stock architecture pools by the mean over a BERT encoder, so a saved model carries this
+# file beside its weights and names its classes in config.json's `auto_map`: then
+# `transformers.pipeline("text-classification", model=FOLDER, trust_remote_code=True)` loads
+# it anywhere, without Textflix installed (the file imports only torch and transformers).
+MeanPoolingConfig.register_for_auto_class()  # type: ignore[no-untyped-call]
+MeanPoolingForSequenceClassification.register_for_auto_class(  # type: ignore[no-untyped-call]
+    "AutoModelForSequenceClassification"
+)
 
 
 def offline() -> None:

@@ -25,9 +25,21 @@ def clean(text: str) -> str:
 
 def split_sentences(text: str) -> list[str]:
     """The sentences of a cleaned review worth scoring on their own (not tiny fragments)."""
-    sentences = []
-    for piece in _SENTENCE_END.split(clean(text)):
-        piece = piece.strip()
-        if len(piece) >= MIN_SENTENCE_CHARS and any(ch.isalpha() for ch in piece):
-            sentences.append(piece[:MAX_SENTENCE_CHARS])
-    return sentences
+    plain = clean(text)
+    return [plain[start:end] for start, end in sentence_spans(plain)]
+
+
+def sentence_spans(plain: str) -> list[tuple[int, int]]:
+    """Where in a cleaned text (`clean`) its sentences worth scoring start and end."""
+    spans = []
+    start = 0
+    for boundary in [*_SENTENCE_END.finditer(plain), None]:
+        end = len(plain) if boundary is None else boundary.start()
+        piece = plain[start:end]
+        stripped = piece.strip()
+        if len(stripped) >= MIN_SENTENCE_CHARS and any(ch.isalpha() for ch in stripped):
+            first = start + len(piece) - len(piece.lstrip())
+            spans.append((first, first + min(len(stripped), MAX_SENTENCE_CHARS)))
+        if boundary is not None:
+            start = boundary.end()
+    return spans

@@ -26,6 +26,9 @@ pytestmark = [
         reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)",
     ),
 ]
+# How long an expectation waits for the page to get there (Playwright's default is 5 s): CI's
+# two cores also run the server and the database, and a busy moment is not a failure.
+WAIT_MS = 20_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -78,8 +81,9 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 @pytest.fixture
 def browser_page(tmp_path: Path):  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=WAIT_MS)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -87,6 +91,7 @@ def browser_page(tmp_path: Path):  # type: ignore[no-untyped-def]
         context = browser.new_context()
         context.add_init_script(RECORD_CSP_VIOLATIONS)
         page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
         console: list[str] = []
         page.on("console", lambda message: console.append(message.text))
         page.on("dialog", lambda dialog: dialog.accept())  # hx-confirm's "Delete this review?"

@@ -45,12 +45,11 @@ def test_the_head_is_one_direction_scaled_to_the_training_texts(
     anchored: TransformerClassifier,
 ) -> None:
     head = anchored.model.classifier
-    logits = torch.stack(
-        [
-            anchored._infer([anchored._prefix + ids[: anchored.window] + anchored._suffix])[0]
-            for ids in anchored._tokenise(PRAISE + SCORN)
-        ]
-    )
+    encoded = anchored.tokenizer(PRAISE + SCORN, padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        logits = anchored.model(
+            input_ids=encoded["input_ids"], attention_mask=encoded["attention_mask"]
+        ).logits
 
     torch.testing.assert_close(head.weight[1], -head.weight[0])
     assert not head.bias.any()

@@ -87,7 +87,7 @@ def test_every_token_of_a_long_review_reaches_the_model(untrained: TransformerCl
         ids, mask = kwargs["input_ids"], kwargs["attention_mask"]
         seen.extend(row[row_mask.bool()].tolist() for row, row_mask in zip(ids, mask, strict=True))
 
-    hook = untrained.model.register_forward_pre_hook(record, with_kwargs=True)
+    hook = untrained.model.encoder.register_forward_pre_hook(record, with_kwargs=True)
     try:
         [prediction] = untrained.predict([text])
     finally:

@@ -1,0 +1,356 @@
+"""The scoring engine: reviews of any length and their sentences, scored in one forward pass.
+
+Tokenise once (the fast tokenizer, with character offsets); cut each text into windows of the
+model's length (overlapping by a quarter, nothing cut off); sort the windows by length and pack
+them into batches under a token budget, so that little compute goes to padding; run the encoder
+(see backends); then pool. With a mean-pooling linear head, a span's logit is the head applied
+to the mean of its final hidden states, so one pass gives both:
+
+- a review's logits: the mean of its windows' logits, each window's the head on the mean of its
+  tokens (special tokens included), exactly as `model(window)` would give them;
+- a sentence's logits: the head on the mean of the states of the sentence's tokens, read in the
+  context of its review (a token that two overlapping windows read counts once in each).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, cast
+
+import torch
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+
+from app.sentiment import backends
+from app.sentiment.backends import Backend, BackendSetting, Measurement
+from app.sentiment.batching import max_tokens, pack, pad_batch, special_tokens, window_starts
+from app.sentiment.labels import POSITIVE, label_of
+from app.sentiment.modeling import offline
+from app.sentiment.predictions import Analysis, Prediction, SentencePrediction
+from app.sentiment.registry import ModelNotFoundError
+from app.sentiment.text import clean, sentence_spans
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOKEN_BUDGET = 2048
+"""Padded tokens per batch: large enough to keep the cores busy, small enough to stay in cache."""
+DEFAULT_BATCH_SIZE = 64
+"""At most this many windows per batch, however short."""
+
+SentenceReading = Literal["in-context", "alone"]
+"""Sentences scored from the review's own pass (in context, at almost no cost), or each read
+alone in a pass of its own as before the engine (see bench/bench_engine.py for how the two
+differ on real reviews)."""
+Sample = Callable[[], Sequence[tuple[str, int]]]
+"""Held-out labeled texts to measure backends on, fetched only when a measurement is needed."""
+
+
+def resolve_device(setting: str) -> torch.device:
+    """The torch device for a setting: "auto" means CUDA when there is one, else the CPU."""
+    if setting == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(setting)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {setting!r} asked for, but torch sees no CUDA GPU: set TEXTFLIX_DEVICE=auto"
+        )
+    return device
+
+
+@dataclass
+class _Plan:
+    """Windows to run, and the spans of their hidden states that pool into each target (the
+    texts first, then every sentence of every text in order)."""
+
+    rows: list[list[int]] = field(default_factory=list)
+    # Per row: (target, first position, end position, weight); a target's pooled vector is the
+    # weighted sum of its spans' summed states.
+    spans: list[list[tuple[int, int, int, float]]] = field(default_factory=list)
+    n_targets: int = 0
+
+
+class ScoringEngine:
+    """A fine-tuned mean-pooling sentiment model that scores texts of any length in windows,
+    batched by length under a token budget, with sentence scores from the same pass."""
+
+    def __init__(
+        self,
+        model: PreTrainedModel,
+        tokenizer: PreTrainedTokenizerBase,
+        *,
+        version: str,
+        device: str = "auto",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        backend: BackendSetting = "auto",
+        threads: int | None = None,
+        cache_dir: Path | None = None,
+        sentences: SentenceReading = "in-context",
+    ) -> None:
+        if model.config.num_labels != 2:
+            raise ValueError(
+                f"a sentiment model has 2 labels (0 negative, 1 positive); this one has "
+                f"{model.config.num_labels}"
+            )
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError("the engine needs a fast tokenizer (it reads character offsets)")
+        if threads is not None:
+            torch.set_num_threads(threads)
+        self.version = version
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self.token_budget = token_budget
+        self.threads = torch.get_num_threads()
+        self.cache_dir = cache_dir
+        self.sentences = sentences
+        # transformers wraps `to` in a way mypy misreads; the call is the plain nn.Module one.
+        self.model = model.to(self.device).eval()  # type: ignore[arg-type]
+        self.tokenizer = tokenizer
+        self._prefix, self._suffix = special_tokens(tokenizer)
+        self.window = max_tokens(tokenizer) - len(self._prefix) - len(self._suffix)
+        # Windows overlap by a quarter so that a sentence cut at one window's edge is read
+        # whole by its neighbour.
+        self.step = self.window - self.window // 4
+        self.measurements: list[Measurement] = []
+        self.backend: Backend = "fp32"
+        # Without a folder to keep a measurement in, "auto" is the safe choice for the device.
+        if backend == "auto":
+            backend = "fp16" if self.device.type == "cuda" else "fp32"
+        self.use_backend(backend)
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: Path,
+        *,
+        device: str = "auto",
+        backend: BackendSetting = "auto",
+        threads: int | None = None,
+        sample: Sample | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        sentences: SentenceReading = "in-context",
+    ) -> ScoringEngine:
+        """The model saved in `path` (Hugging Face format), named after the folder. With
+        backend "auto", the backend measured for it on this host before, or measured now on
+        `sample` (held-out labeled texts), or fp32 when there is no sample."""
+        if not (path / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"no model in {path} (no config.json): run `textflix train` to make one"
+            )
+        offline()
+        model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        engine = cls(
+            model,
+            tokenizer,
+            version=path.name,
+            device=device,
+            batch_size=batch_size,
+            token_budget=token_budget,
+            backend="fp32" if backend == "auto" else backend,
+            threads=threads,
+            cache_dir=path / backends.ENGINE_DIR,
+            sentences=sentences,
+        )
+        if backend == "auto":
+            engine.use_backend(engine.choose_backend(sample))
+        return engine
+
+    def use_backend(self, backend: Backend) -> None:
+        """Run the encoder with `backend` from now on."""
+        self._encoder = backends.build_encoder(
+            backend,
+            self.model,
+            device=self.device,
+            threads=self.threads,
+            cache_dir=self.cache_dir,
+        )
+        self.backend = backend
+
+    def choose_backend(self, sample: Sample | None) -> Backend:
+        """The fastest backend here whose accuracy on `sample` stays within half a point of
+        fp32's: measured once per model version and host, then read from the cache."""
+        if self.device.type == "cuda":
+            return "fp16"
+        if self.cache_dir is None:
+            return "fp32"
+        key = backends.cache_key(
+            fingerprint=backends.weights_fingerprint(self.model), threads=self.threads
+        )
+        cached = backends.cached_choice(self.cache_dir, key)
+        if cached is not None and cached in backends.available(self.device):
+            return cached
+        examples = list(sample()) if sample is not None else []
+        if not examples:
+            log.info("no held-out reviews to measure backends on: scoring in fp32")
+            return "fp32"
+        log.info("measuring backends on %d held-out reviews (once per model)", len(examples))
+        self.measurements = []
+        for name in backends.available(self.device):
+            try:
+                self.measurements.append(self.measure(name, examples))
+            except Exception:  # a backend that fails here is not one to serve with
+                if name == "fp32":
+                    raise
+                log.exception("backend %s failed on this host: leaving it out", name)
+        chosen = backends.pick(self.measurements)
+        backends.save_choice(self.cache_dir, key, chosen, self.measurements)
+        log.info("backend %s chosen: %s", chosen, self.measurements)
+        return chosen
+
+    def measure(self, backend: Backend, examples: Sequence[tuple[str, int]]) -> Measurement:
+        """Reviews per second (sentence scores included) and accuracy of `backend`."""
+        previous = self.backend
+        self.use_backend(backend)
+        try:
+            texts = [text for text, _ in examples]
+            self.analyze(texts[:4])  # the first calls pay for lazy initialisation
+            started = time.perf_counter()
+            analyses = self.analyze(texts)
+            seconds = time.perf_counter() - started
+        finally:
+            self.use_backend(previous)
+        correct = sum(
+            label_of(analysis.prediction.p_positive) == label
+            for analysis, (_, label) in zip(analyses, examples, strict=True)
+        )
+        return Measurement(backend, len(texts) / seconds, correct / len(examples))
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        """One prediction per text, in order, each over the whole text however long."""
+        if not texts:
+            return []
+        plan = self._plan([self._tokenise(text) for text in texts], [[] for _ in texts])
+        p_positive = self._score(plan)
+        return [Prediction(float(p)) for p in p_positive[: len(texts)]]
+
+    def analyze(self, texts: Sequence[str]) -> list[Analysis]:
+        """Each review scored whole (cleaned of markup), and each of its sentences: in the
+        context of the review, from the same forward pass, or read alone (`sentences`)."""
+        if not texts:
+            return []
+        plains = [clean(text) for text in texts]
+        encodings, sentence_tokens, sentences = [], [], []
+        for plain in plains:
+            ids, offsets = self._tokenise_with_offsets(plain)
+            spans = sentence_spans(plain)
+            encodings.append(ids)
+            token_starts = [token_start for token_start, _ in offsets]
+            token_ends = [token_end for _, token_end in offsets]
+            sentence_tokens.append(
+                [
+                    # The tokens whose characters overlap the sentence's.
+                    (bisect_right(token_ends, start), bisect_left(token_starts, end))
+                    for start, end in spans
+                ]
+            )
+            sentences.append([plain[start:end] for start, end in spans])
+        if self.sentences == "alone":
+            # Each sentence as a text of its own, batched with the reviews' windows.
+            alone = [self._tokenise(text) for per_review in sentences for text in per_review]
+            plan = self._plan(encodings + alone, [[] for _ in encodings + alone])
+        else:
+            plan = self._plan(encodings, sentence_tokens)
+        p_positive = self._score(plan).tolist()
+        analyses = []
+        position = len(texts)
+        for index, texts_of_review in enumerate(sentences):
+            scored = [
+                SentencePrediction(text, p_positive[position + offset])
+                for offset, text in enumerate(texts_of_review)
+            ]
+            position += len(texts_of_review)
+            analyses.append(Analysis(Prediction(p_positive[index]), scored, self.version))
+        return analyses
+
+    def _tokenise(self, text: str) -> list[int]:
+        # Special tokens are added per window; verbose=False silences the warning about texts
+        # longer than the model, which the windows take care of.
+        return list(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
+    def _tokenise_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        encoded = self.tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, verbose=False
+        )
+        return list(encoded["input_ids"]), [tuple(pair) for pair in encoded["offset_mapping"]]
+
+    def _plan(
+        self, encodings: Sequence[list[int]], sentence_tokens: Sequence[list[tuple[int, int]]]
+    ) -> _Plan:
+        plan = _Plan(n_targets=len(encodings))
+        sentence_targets = []
+        for spans in sentence_tokens:
+            sentence_targets.append(range(plan.n_targets, plan.n_targets + len(spans)))
+            plan.n_targets += len(spans)
+        counts = [0] * plan.n_targets
+        occurrences: list[tuple[int, int, int, int]] = []  # row, target, first, end
+        offset = len(self._prefix)
+        for text, ids in enumerate(encodings):
+            starts = window_starts(len(ids), size=self.window, step=self.step)
+            for start in starts:
+                row = len(plan.rows)
+                window = self._prefix + ids[start : start + self.window] + self._suffix
+                plan.rows.append(window)
+                # The review is the mean of its windows' means, so each window weighs the same.
+                plan.spans.append([(text, 0, len(window), 1.0 / (len(window) * len(starts)))])
+                end_of_window = start + self.window
+                for target, (first, end) in zip(
+                    sentence_targets[text], sentence_tokens[text], strict=True
+                ):
+                    first, end = max(first, start), min(end, end_of_window)
+                    if first < end:
+                        occurrences.append(
+                            (row, target, offset + first - start, offset + end - start)
+                        )
+                        counts[target] += end - first
+        for row, target, first, end in occurrences:
+            plan.spans[row].append((target, first, end, 1.0 / counts[target]))
+        # A sentence with no tokens (none is shorter than a word, but to be safe) reads as its
+        # review's first window.
+        for text, targets in enumerate(sentence_targets):
+            for target in targets:
+                if counts[target] == 0:
+                    row = next(r for r, spans in enumerate(plan.spans) if spans[0][0] == text)
+                    plan.spans[row].append((target, *plan.spans[row][0][1:]))
+        return plan
+
+    def _score(self, plan: _Plan) -> torch.Tensor:
+        """P(positive) of every target of the plan."""
+        head = self.model.classifier
+        pooled = torch.zeros((plan.n_targets, head.in_features), dtype=torch.float64)
+        pad_id = self.tokenizer.pad_token_id or 0
+        batches = pack(
+            [len(row) for row in plan.rows],
+            token_budget=self.token_budget,
+            max_rows=self.batch_size,
+        )
+        for batch in batches:
+            ids, mask = pad_batch([plan.rows[row] for row in batch], pad_id=pad_id)
+            hidden = self._encoder(ids, mask).double() * mask.unsqueeze(-1)
+            # Prefix sums turn every span's sum into one subtraction; float64 keeps a short
+            # span at the end of a long window as exact as a direct sum.
+            prefix = torch.nn.functional.pad(hidden.cumsum(dim=1), (0, 0, 1, 0))
+            local, targets, firsts, ends, weights = [], [], [], [], []
+            for position, row in enumerate(batch):
+                for target, first, end, weight in plan.spans[row]:
+                    local.append(position)
+                    targets.append(target)
+                    firsts.append(first)
+                    ends.append(end)
+                    weights.append(weight)
+            rows = torch.tensor(local)
+            sums = prefix[rows, torch.tensor(ends)] - prefix[rows, torch.tensor(firsts)]
+            pooled.index_add_(0, torch.tensor(targets), sums * torch.tensor(weights).unsqueeze(1))
+        weight, bias = head.weight.detach().float().cpu(), head.bias.detach().float().cpu()
+        logits = pooled.float() @ weight.T + bias
+        return cast(torch.Tensor, logits.softmax(dim=1)[:, POSITIVE])

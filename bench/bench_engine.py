@@ -1,0 +1,252 @@
+"""The scoring engine beside transformers' pipeline, on the same aclImdb test reviews.
+
+    python bench/bench_engine.py [MODEL_DIR] [--n 2000] [--batch-sizes 8,16,32,64]
+
+MODEL_DIR defaults to the current model in models/ (`textflix train` makes one). In one run,
+on the same N balanced aclImdb test reviews (whole texts):
+
+- the host: CPU, cores, instruction sets, and the backend "auto" picks here;
+- transformers' pipeline("text-classification") on the saved folder, with its defaults and at
+  each batch size (it truncates at 512 tokens);
+- the engine on every backend, WITH sentence scores (one pass): reviews/s, accuracy, ratios to
+  the pipeline's default and to its best batch size; and the engine with today's old path
+  (reviews, then every sentence again in a second pass) for comparison;
+- how one-pass sentence scores compare with separate-pass ones (top quotes, signs);
+- latency of one median-length review scored alone (p50, p95).
+Prints figures only; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+from app.config import Settings
+from app.lifecycle.datasets import aclimdb_pools
+from app.sentiment import backends
+from app.sentiment.engine import ScoringEngine
+from app.sentiment.labels import label_of
+from app.sentiment.predictions import Analysis
+from app.sentiment.registry import current_model_dir
+from app.sentiment.text import split_sentences
+
+T = TypeVar("T")
+CHUNK = 64
+"""Reviews handed to the engine per call, as the background scorer does."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dir", nargs="?", type=Path, default=None)
+    parser.add_argument("--n", type=int, default=2000, help="aclImdb test reviews")
+    parser.add_argument("--batch-sizes", default="8,16,32,64", help="pipeline batch sizes")
+    parser.add_argument("--latency-runs", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=None, help="default: one per core")
+    args = parser.parse_args()
+
+    settings = Settings()
+    folder = args.model_dir or current_model_dir(settings.models_dir)
+    if folder is None:
+        sys.exit(f"no trained model in {settings.models_dir}: run `textflix train` first")
+    engine = ScoringEngine.from_pretrained(
+        folder, device="cpu", backend="fp32", threads=args.threads
+    )
+    examples = aclimdb_pools(settings=settings, progress=False).eval_sample(args.n)
+    texts, labels = [text for text, _ in examples], [label for _, label in examples]
+    lengths = [len(engine.tokenizer(t, verbose=False)["input_ids"]) for t in texts]
+
+    describe_host(engine, folder)
+    print(
+        f"reviews   {len(texts)} aclImdb test reviews (balanced), tokens: median "
+        f"{statistics.median(lengths):.0f}, mean {statistics.mean(lengths):.0f}, "
+        f"max {max(lengths)}; model {folder.name}, window {engine.window + 2} tokens"
+    )
+
+    rows: list[tuple[str, float, float]] = []
+    for batch_size in [None, *(int(b) for b in args.batch_sizes.split(",") if b)]:
+        rows.append(run_pipeline(folder, texts, labels, batch_size))
+        print_progress(rows[-1])
+
+    analyses: dict[str, list[Analysis]] = {}
+    for backend in backends.available(engine.device):
+        engine.use_backend(backend)
+        seconds, analyses[backend] = timed(lambda: score(engine, texts))
+        rows.append(
+            (
+                f"engine {backend}, sentences in one pass",
+                seconds,
+                accuracy(analyses[backend], labels),
+            )
+        )
+        print_progress(rows[-1])
+
+    engine.use_backend("fp32")
+    sentences = [split_sentences(text) for text in texts]
+    flat = [sentence for per_review in sentences for sentence in per_review]
+    review_seconds, _ = timed(lambda: engine.predict(texts))
+    sentence_seconds, separate = timed(lambda: engine.predict(flat))
+    rows.append(
+        (
+            "engine fp32, sentences in a 2nd pass",
+            review_seconds + sentence_seconds,
+            accuracy(analyses["fp32"], labels),
+        )
+    )
+    print_table(rows, n=len(texts))
+    print_auto(engine, folder, rows)
+    print_quotes(analyses["fp32"], [p.p_positive for p in separate])
+    print_latency(engine, texts, lengths, runs=args.latency_runs)
+
+
+def describe_host(engine: ScoringEngine, folder: Path) -> None:
+    host = backends.host()
+    sets = ", ".join(host["instruction_sets"]) or "none of AVX2/AVX-512/VNNI/AMX"
+    print(f"host      {host['cpu']}, {host['cores']} cores ({sets})")
+    print(f"threads   {engine.threads} intra-op (torch and ONNX Runtime)")
+    key = backends.cache_key(
+        fingerprint=backends.weights_fingerprint(engine.model), threads=engine.threads
+    )
+    cached = backends.cached_choice(folder / backends.ENGINE_DIR, key)
+    print(f"auto      {cached or 'not measured yet on this host (see the end)'}")
+
+
+def run_pipeline(
+    folder: Path, texts: list[str], labels: list[int], batch_size: int | None
+) -> tuple[str, float, float]:
+    config = json.loads((folder / "config.json").read_text())
+    if "auto_map" in config:
+        classify = pipeline("text-classification", model=str(folder), trust_remote_code=True)
+    else:  # saved before models carried their modeling code: the same weights, loaded here
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        classify = pipeline("text-classification", model=model, tokenizer=tokenizer)
+    options: dict[str, object] = {"truncation": True, "max_length": 512}
+    if batch_size is not None:
+        options["batch_size"] = batch_size
+    classify(texts[:4], **options)  # warm-up
+    seconds, results = timed(lambda: classify(texts, **options))
+    correct = sum(
+        (result["label"] == "positive") == (label == 1)
+        for result, label in zip(results, labels, strict=True)
+    )
+    name = "pipeline, defaults" if batch_size is None else f"pipeline, batch_size={batch_size}"
+    return name, seconds, correct / len(texts)
+
+
+def score(engine: ScoringEngine, texts: Sequence[str]) -> list[Analysis]:
+    engine.analyze(texts[:4])  # warm-up: lazy initialisation, not scoring
+    return [
+        a
+        for start in range(0, len(texts), CHUNK)
+        for a in engine.analyze(texts[start : start + CHUNK])
+    ]
+
+
+def timed(work: Callable[[], T]) -> tuple[float, T]:
+    started = time.perf_counter()
+    result = work()
+    return time.perf_counter() - started, result
+
+
+def accuracy(analyses: Sequence[Analysis], labels: Sequence[int]) -> float:
+    return sum(
+        label_of(a.prediction.p_positive) == label
+        for a, label in zip(analyses, labels, strict=True)
+    ) / len(labels)
+
+
+def print_progress(row: tuple[str, float, float]) -> None:
+    print(f"  measured {row[0]}: {row[1]:.1f} s", file=sys.stderr, flush=True)
+
+
+def print_table(rows: list[tuple[str, float, float]], *, n: int) -> None:
+    default = n / rows[0][1]
+    best_name, best_seconds, _ = min(
+        (r for r in rows if r[0].startswith("pipeline")), key=lambda r: r[1]
+    )
+    best = n / best_seconds
+    print(f"\nbest pipeline batch size: {best_name.removeprefix('pipeline, ')}")
+    print(f"{'scorer':<40} {'reviews/s':>9} {'accuracy':>8} {'x default':>9} {'x best':>7}")
+    for name, seconds, correct in rows:
+        rate = n / seconds
+        ratios = f"{rate / default:>9.2f} {rate / best:>7.2f}"
+        print(f"{name:<40} {rate:>9.1f} {100 * correct:>7.1f}% {ratios}")
+
+
+def print_auto(engine: ScoringEngine, folder: Path, rows: list[tuple[str, float, float]]) -> None:
+    measured = [
+        backends.Measurement(name.split()[1].rstrip(","), 1 / seconds, correct)  # type: ignore[arg-type]
+        for name, seconds, correct in rows
+        if name.startswith("engine") and "one pass" in name
+    ]
+    print(
+        f"\nauto's rule (fastest within {100 * backends.ACCURACY_TOLERANCE:.1f} point of fp32) "
+        f"on these reviews picks: {backends.pick(measured)}"
+    )
+
+
+def print_quotes(one_pass: Sequence[Analysis], separate: Sequence[float]) -> None:
+    """How the quotes a review would show change from separate-pass to one-pass scores."""
+    flat_one = [s.p_positive for a in one_pass for s in a.sentences]
+    signs = sum(label_of(a) == label_of(b) for a, b in zip(flat_one, separate, strict=True))
+    position, top_same, bottom_same, reviews, sign_of_quotes = 0, 0, 0, 0, 0
+    for analysis in one_pass:
+        count = len(analysis.sentences)
+        alone = separate[position : position + count]
+        position += count
+        if count < 2:
+            continue
+        together = [s.p_positive for s in analysis.sentences]
+        reviews += 1
+        top, bottom = (
+            max(range(count), key=together.__getitem__),
+            min(range(count), key=together.__getitem__),
+        )
+        top_same += top == max(range(count), key=alone.__getitem__)
+        bottom_same += bottom == min(range(count), key=alone.__getitem__)
+        sign_of_quotes += (label_of(together[top]) == label_of(alone[top])) + (
+            label_of(together[bottom]) == label_of(alone[bottom])
+        )
+    deltas = [abs(a - b) for a, b in zip(flat_one, separate, strict=True)]
+    print(
+        f"\nsentence scores, one pass (in context) vs separate pass (each sentence alone), "
+        f"fp32, {len(flat_one)} sentences of {len(one_pass)} reviews:\n"
+        f"  same sign (positive/negative): {100 * signs / len(flat_one):.1f}%; "
+        f"mean |difference| in P(positive): {statistics.mean(deltas):.3f}\n"
+        f"  reviews with 2+ sentences: {reviews}; most positive quote unchanged in "
+        f"{100 * top_same / reviews:.1f}%, most negative in {100 * bottom_same / reviews:.1f}%; "
+        f"a chosen quote keeps its separate-pass sign in {50 * sign_of_quotes / reviews:.1f}%"
+    )
+
+
+def print_latency(
+    engine: ScoringEngine, texts: list[str], lengths: list[int], *, runs: int
+) -> None:
+    median = sorted(range(len(texts)), key=lengths.__getitem__)[len(texts) // 2]
+    print(
+        f"\nlatency of one median-length review ({lengths[median]} tokens) alone, "
+        "sentences included:"
+    )
+    for backend in backends.available(engine.device):
+        engine.use_backend(backend)
+        engine.analyze([texts[median]])
+        times = []
+        for _ in range(runs):
+            seconds, _ = timed(lambda: engine.analyze([texts[median]]))
+            times.append(1000 * seconds)
+        p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
+        print(f"  {backend:<10} p50 {statistics.median(times):6.1f} ms   p95 {p95:6.1f} ms")
+
+
+if __name__ == "__main__":
+    torch.set_grad_enabled(False)
+    main()
