@@ -40,6 +40,15 @@ CHROMIUM_ARGS = [
 ]
 
 
+def _htmx_settled(page) -> None:  # type: ignore[no-untyped-def]
+    """Wait until htmx has finished swapping and settling: a control inside swapped content
+    only answers once htmx has processed it, as a person (who reads before clicking) never
+    notices but a script that acts within milliseconds would."""
+    busy = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
+    page.wait_for_function(f"document.querySelectorAll({busy!r}).length === 0")
+    page.wait_for_timeout(100)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -172,6 +181,7 @@ def test_every_form_and_htmx_work_under_the_content_security_policy(
 
     page.get_by_label("Genre").select_option("Horror")
     expect(page.locator(".movie-card h2")).to_have_text(["Alien 2"])
+    _htmx_settled(page)
     page.get_by_label("Genre").select_option("")
     page.get_by_label("Sort").select_option("title")
     expect(page.locator(".movie-card h2").first).to_have_text("Alien 2")
@@ -201,6 +211,7 @@ def test_every_form_and_htmx_work_under_the_content_security_policy(
 
     page.get_by_label("Show").select_option("negative")
     expect(page.locator("#review-items .review")).to_have_count(2)
+    _htmx_settled(page)
     page.get_by_label("Show").select_option("all")
     expect(page.locator("#review-items .review")).to_have_count(3)
 
