@@ -3,8 +3,6 @@ IP with a shorter text cap; 429 with Retry-After, in the form on pages and as JS
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -22,18 +20,16 @@ from tests.routes.conftest import csrf_from, log_in, page, text
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=database_url,
-        secret_key="test-secret",
-        models_dir=tmp_path / "models",
-        max_review_chars=2000,
-        login_failures_per_account="3 per 15 minutes",
-        login_failures_per_ip="5 per 15 minutes",
-        signups_per_ip="2 per hour",
-        anonymous_sentiment_per_ip="2 per minute",
-        anonymous_max_sentiment_chars=100,
+def settings(settings: Settings) -> Settings:
+    """The web tests' settings, with small limits to reach."""
+    return settings.model_copy(
+        update={
+            "login_failures_per_account": "3 per 15 minutes",
+            "login_failures_per_ip": "5 per 15 minutes",
+            "signups_per_ip": "2 per hour",
+            "anonymous_sentiment_per_ip": "2 per minute",
+            "anonymous_max_sentiment_chars": 100,
+        }
     )
 
 
