@@ -14,6 +14,7 @@ run with a good archive adds only the rest. Review texts longer than the site's 
 
 from __future__ import annotations
 
+import gzip
 import re
 import tarfile
 import zlib
@@ -143,7 +144,7 @@ def _iter_archive(
     urls: dict[tuple[str, str], list[str]] = {}
     damage: str | None = None
     try:
-        with tarfile.open(archive, "r|gz") as tar:
+        with gzip.open(archive, "rb") as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 match = _URLS_PATH.search(member.name)
                 if match and match[1] in splits and member.isfile():
@@ -151,6 +152,10 @@ def _iter_archive(
                     if handle is not None:
                         text = handle.read().decode("utf-8", errors="replace")
                         urls[match[1], match[2]] = text.splitlines()
+            # tarfile takes a header cut short for the end of the archive, so a cut that falls
+            # between members goes unnoticed; the gzip stream's own end marker does not lie.
+            while stream.read(1 << 20):
+                pass
     except _ARCHIVE_ERRORS as exc:
         damage = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     for split in sorted(splits):

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import gzip
+import io
+import tarfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -157,6 +160,28 @@ def test_a_truncated_archive_fails_and_keeps_the_reviews_before_the_damage(
     assert not again.failed
     assert (again.added, again.skipped) == (len(GOOD_REFS) - len(kept), len(kept))
     assert _refs(session_factory) == GOOD_REFS
+
+
+def test_an_archive_cut_between_two_members_is_still_truncated(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    # Compressed so that the bytes kept decompress to whole members and nothing more: tarfile
+    # alone reads that as an archive that ended there.
+    archive = tar_aclimdb(write_aclimdb(tmp_path / "data"), tmp_path / "full.tar.gz")
+    tar_bytes = gzip.decompress(archive.read_bytes())
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
+        members = tar.getmembers()
+    boundary = members[len(members) // 2].offset
+    compressor = zlib.compressobj(wbits=31)  # gzip framing
+    kept = compressor.compress(tar_bytes[:boundary]) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(kept)
+
+    report = import_reviews(session_factory=session_factory, source=cut, progress=False)
+
+    assert report.failed
+    [failure] = report.failures
+    assert "truncated or damaged archive" in failure.reason
 
 
 def test_a_folder_among_the_review_files_is_skipped_and_reported(
