@@ -16,7 +16,9 @@ import click
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
 from app.importers.sources import SourceError
+from app.lifecycle.pretrained import TeacherMissing
 from app.sentiment.arguments import HEAD_INITS, HeadInit, TrainingArguments
+from app.sentiment.recipes import RECIPES, Recipe
 from app.sentiment.registry import FINETUNE, KINDS
 from app.sentiment.text import clean
 
@@ -202,6 +204,15 @@ def import_all_command() -> None:
     help="Start the head from the label anchors (app/sentiment/anchors.py) or at random.",
 )
 @click.option(
+    "--recipe",
+    type=click.Choice(RECIPES),
+    default="quick",
+    show_default=True,
+    help="quick: the plain fine-tune (what `make demo` trains, minutes); best: also in-domain "
+    "pretraining and a bigger teacher's soft labels (up to an hour on 2 cores the first time, "
+    "its expensive parts cached in .cache/recipes).",
+)
+@click.option(
     "--with-labels",
     is_flag=True,
     help="Add the labels people gave in the site's labeling queue (use -n 0 for those alone).",
@@ -220,6 +231,7 @@ def train(
     name: str | None,
     kind: str,
     head_init: HeadInit,
+    recipe: Recipe,
     with_labels: bool,
     promote: bool,
 ) -> None:
@@ -238,7 +250,13 @@ def train(
         raise click.ClickException("nothing to train on: ask for -n labels or label some reviews")
     args = TrainingArguments(seed=seed, epochs=epochs, head_init=head_init, device=settings.device)
     request = TrainRequest(
-        n_train=n_train, n_eval=n_eval, kind=kind, args=args, name=name, extra_examples=extra
+        n_train=n_train,
+        n_eval=n_eval,
+        kind=kind,
+        args=args,
+        name=name,
+        extra_examples=extra,
+        recipe=recipe,
     )
     with _data_errors(settings):
         outcome = train_and_promote(
@@ -523,6 +541,8 @@ def _data_errors(settings: Settings) -> Iterator[None]:
         raise click.ClickException(
             f"{exc}: put aclImdb_v1.tar.gz in {settings.data_dir} (TEXTFLIX_DATA_DIR) and try again"
         ) from exc
+    except TeacherMissing as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 SHUTDOWN_SECONDS = 5

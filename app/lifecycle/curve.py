@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.config import Settings
-from app.lifecycle.datasets import aclimdb_pools
+from app.lifecycle.datasets import aclimdb_pools, recipe_resources
 from app.sentiment import learning_curve
 from app.sentiment.arguments import TrainingArguments
-from app.sentiment.experiment import run_experiment
+from app.sentiment.experiment import LEVERS, run_experiment
+from app.sentiment.recipes import RecipeArguments
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ def run_learning_curve(
         eval_size=eval_size,
         results_path=results,
         finetune=TrainingArguments(device=settings.device),  # `textflix train`'s defaults
+        resources=recipe_resources(settings=settings, pools=pools, recipe=RecipeArguments())
+        if set(models) & set(LEVERS)
+        else None,
         progress=progress,
     )
     recorded_size = runs[0].eval_size if runs else eval_size

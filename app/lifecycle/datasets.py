@@ -10,7 +10,9 @@ from pathlib import Path
 from app.config import Settings
 from app.importers.aclimdb import OFFICIAL_URL, iter_reviews
 from app.importers.sources import resolve
+from app.lifecycle.pretrained import TEACHER_NAME, teacher_checkpoint
 from app.sentiment.data import Example, LabeledText, Pools
+from app.sentiment.recipes import RecipeArguments, Resources
 from app.sentiment.text import clean
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,19 @@ def backend_sample(*, settings: Settings) -> list[Example]:
         return []
     pools = aclimdb_pools(settings=settings, progress=False)
     return pools.eval_sample(min(settings.backend_sample_size, pools.size("test")))
+
+
+def recipe_resources(*, settings: Settings, pools: Pools, recipe: RecipeArguments) -> Resources:
+    """What a recipe's levers need: the base model, the aclImdb train texts as unlabeled
+    in-domain text (the test split stays for evaluation), and the teacher if it distills."""
+    return Resources(
+        base_model=settings.resolved_base_model(),
+        base_model_name=settings.base_model_name(),
+        unlabeled_texts=pools.train_texts() if recipe.adapt or recipe.distill else (),
+        cache_dir=settings.cache_dir / "recipes",
+        teacher_model=str(teacher_checkpoint(settings.cache_dir)) if recipe.distill else None,
+        teacher_name=TEACHER_NAME,
+    )
 
 
 def cleaned(examples: Iterable[tuple[str, int]]) -> list[Example]:

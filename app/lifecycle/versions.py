@@ -22,13 +22,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import stats
 from app.config import Settings
-from app.lifecycle.datasets import aclimdb_pools, aclimdb_source, cleaned, describe_sample
+from app.lifecycle.datasets import (
+    aclimdb_pools,
+    aclimdb_source,
+    cleaned,
+    describe_sample,
+    recipe_resources,
+)
 from app.lifecycle.serving import load_model
 from app.scoring import count_unscored, new_worker_id, release_claims, score_pending
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.classifier import Classifier
 from app.sentiment.data import Example, Pools, describe
 from app.sentiment.evaluation import evaluate
+from app.sentiment.recipes import Recipe, RecipeArguments, train_with_recipe
 from app.sentiment.registry import (
     FINETUNE,
     KINDS,
@@ -40,7 +47,7 @@ from app.sentiment.registry import (
     model_dir,
     set_current,
 )
-from app.sentiment.training import train, train_nbsvm
+from app.sentiment.training import train_nbsvm
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +76,7 @@ class TrainRequest:
     args: TrainingArguments = TrainingArguments()
     name: str | None = None  # the model folder; None: default_name
     extra_examples: Sequence[tuple[str, int]] = ()  # e.g. people's labels, as stored
+    recipe: Recipe = "quick"  # the plain fine-tune, or with in-domain text and a teacher
 
 
 @dataclass(frozen=True)
@@ -143,9 +151,10 @@ def train_version(
             dataset=dataset,
         )
     else:
-        card = train(
-            base_model=settings.resolved_base_model(),
-            base_model_name=settings.base_model_name(),
+        recipe = RecipeArguments.for_recipe(request.recipe)
+        card = train_with_recipe(
+            resources=recipe_resources(settings=settings, pools=pools, recipe=recipe),
+            recipe=recipe,
             out_dir=out_dir,
             train_examples=examples,
             eval_examples=held_out,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 
 import torch
@@ -45,6 +46,15 @@ def token_windows(token_ids: Sequence[int], *, size: int, step: int) -> list[lis
         list(token_ids[start : start + size])
         for start in window_starts(len(token_ids), size=size, step=step)
     ]
+
+
+def random_window(token_ids: Sequence[int], size: int, rng: random.Random) -> list[int]:
+    """A random stretch of `size` tokens of a longer text (the whole of a shorter one): training
+    reads a fresh one each time, and so sees more of a long text than a fixed cut would show."""
+    if len(token_ids) <= size:
+        return list(token_ids)
+    start = rng.randrange(len(token_ids) - size + 1)
+    return list(token_ids[start : start + size])
 
 
 def pad_batch(

@@ -18,6 +18,9 @@ from app.sentiment.labels import NEGATIVE, POSITIVE
 Example = tuple[str, int]
 """A cleaned text and its label (1 positive, 0 negative)."""
 
+SoftExample = tuple[str, float]
+"""A cleaned text and a probability that it is positive (a teacher's, or 0.0/1.0 for a label)."""
+
 SPLITS = ("train", "test")
 
 

@@ -12,7 +12,7 @@ from app.sentiment.calibration import expected_calibration_error, reliability
 from app.sentiment.classifier import Classifier, Prediction
 from app.sentiment.data import Example
 
-CHUNK = 64  # reviews per progress-bar step
+CHUNK = 64  # texts per progress-bar step
 Metrics = dict[str, float | int]
 
 
@@ -46,17 +46,31 @@ def score_examples(
 ) -> Evaluation:
     """Score `examples` with `classifier`, with a progress bar."""
     started = time.perf_counter()
-    texts = [text for text, _ in examples]
-    predictions: list[Prediction] = []
-    with tqdm(total=len(texts), desc="evaluating", unit="review", disable=not progress) as bar:
-        for start in range(0, len(texts), CHUNK):
-            predictions.extend(classifier.predict(texts[start : start + CHUNK]))
-            bar.update(len(texts[start : start + CHUNK]))
+    predictions = predict_all(
+        classifier=classifier, texts=[text for text, _ in examples], progress=progress
+    )
     return Evaluation(
         p_positive=[prediction.p_positive for prediction in predictions],
         labels=[label for _, label in examples],
         seconds=time.perf_counter() - started,
     )
+
+
+def predict_all(
+    *,
+    classifier: Classifier,
+    texts: Sequence[str],
+    progress: bool = True,
+    desc: str = "evaluating",
+) -> list[Prediction]:
+    """`classifier`'s predictions of `texts`, in chunks, with a progress bar."""
+    predictions: list[Prediction] = []
+    with tqdm(total=len(texts), desc=desc, unit="text", disable=not progress) as bar:
+        for start in range(0, len(texts), CHUNK):
+            chunk = texts[start : start + CHUNK]
+            predictions.extend(classifier.predict(chunk))
+            bar.update(len(chunk))
+    return predictions
 
 
 def evaluate(

@@ -24,11 +24,18 @@ from app.sentiment.baselines import NBSVM, BaselineClassifier, TokenEmbedder, Wo
 from app.sentiment.data import Pools
 from app.sentiment.evaluation import evaluate
 from app.sentiment.learning_curve import MODELS, Run, append_result, first_of_each, read_results
+from app.sentiment.recipes import RecipeArguments, Resources, train_with_recipe
 
 # The fine-tuned models of the curve: the trainer's recipe, and the same with a random head.
 FINETUNE_HEADS: dict[str, HeadInit] = {
     "finetune": "anchors",
     "finetune-random-head": "random",
+}
+# The recipe's levers, each alone and together: what `textflix train --recipe best` makes.
+LEVERS: dict[str, RecipeArguments] = {
+    "finetune-adapted": RecipeArguments(adapt=True, distill=False),
+    "finetune-distilled": RecipeArguments(adapt=False, distill=True),
+    "finetune-best": RecipeArguments.for_recipe("best"),
 }
 
 
@@ -42,13 +49,16 @@ def run_experiment(
     eval_size: int | None,
     results_path: Path,
     finetune: TrainingArguments = TrainingArguments(),
+    resources: Resources | None = None,
     progress: bool = True,
 ) -> list[Run]:
     """Run every (model, size, seed) not yet in `results_path`; return all of them, in order.
 
     A fine-tuned run is exactly `training.train` with `finetune` (its seed and head set per
     run) on `pools.train_sample`, scored on `pools.eval_sample(eval_size)`: the model that
-    `textflix train` makes with the same arguments.
+    `textflix train` makes with the same arguments; a lever run is `recipes.train_with_recipe`
+    with that lever (it needs `resources`), calibrated on the same texts as `textflix train`
+    so that the unlabeled reviews it reads are those `train` reads.
     """
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
@@ -64,7 +74,9 @@ def run_experiment(
     }
     pending = [job for job in grid if job not in finished]
     if pending:
-        runner = _Runner(pools=pools, base_model=base_model, eval_size=eval_size, args=finetune)
+        if resources is None and any(model in LEVERS for model, _, _ in pending):
+            raise ValueError(f"the models {sorted(LEVERS)} need the recipe's resources")
+        runner = _Runner(pools, base_model, eval_size=eval_size, args=finetune, resources=resources)
         bar = tqdm(pending, unit="run", desc="learning curve", disable=not progress)
         for job in bar:
             model, n, seed = job
@@ -78,11 +90,18 @@ class _Runner:
     """Trains and scores one model at a time on samples of the pools."""
 
     def __init__(
-        self, *, pools: Pools, base_model: str, eval_size: int | None, args: TrainingArguments
+        self,
+        pools: Pools,
+        base_model: str,
+        *,
+        eval_size: int | None,
+        args: TrainingArguments,
+        resources: Resources | None,
     ) -> None:
         self.pools = pools
         self.base_model = base_model
         self.args = args
+        self.resources = resources
         self.evaluation = pools.eval_sample(eval_size)
 
     @cached_property
@@ -99,6 +118,22 @@ class _Runner:
                     out_dir=Path(tmp) / "model",
                     train_examples=examples,
                     eval_examples=self.evaluation,
+                    args=args,
+                    progress=progress,
+                )
+            accuracy, seconds = card.metrics.get("accuracy"), card.train_seconds
+        elif model in LEVERS and self.resources is not None:
+            args = replace(self.args, seed=seed)
+            with tempfile.TemporaryDirectory(prefix="textflix-curve-") as tmp:
+                card = train_with_recipe(
+                    resources=self.resources,
+                    recipe=LEVERS[model],
+                    out_dir=Path(tmp) / "model",
+                    train_examples=examples,
+                    eval_examples=self.evaluation,
+                    calibration_examples=self.pools.calibration_sample(
+                        n=args.calibration_size, seed=seed, disjoint_from=n
+                    ),
                     args=args,
                     progress=progress,
                 )

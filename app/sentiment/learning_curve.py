@@ -9,13 +9,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-MODELS = ("nbsvm", "wordvec", "finetune", "finetune-random-head")
+MODELS = (
+    "nbsvm",
+    "wordvec",
+    "finetune",
+    "finetune-random-head",
+    "finetune-adapted",
+    "finetune-distilled",
+    "finetune-best",
+)
 LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
     "wordvec": "mean token embeddings + LR",
     "finetune": "fine-tuned all-MiniLM-L6-v2",
     # The same recipe without label anchors: what they add (app/sentiment/anchors.py).
     "finetune-random-head": "fine-tuned, random head",
+    # The levers of app/sentiment/recipes.py, alone and together ("best").
+    "finetune-adapted": "+ in-domain pretraining",
+    "finetune-distilled": "+ MPNet teacher's soft labels",
+    "finetune-best": "best recipe (both)",
 }
 # What the 2019 prototype reported for BERT-Large (accuracy in %, by labeled reviews).
 PROTOTYPE_2019_BERT_LARGE: dict[int, float] = {10: 72.5, 100: 88, 500: 91, 1000: 91.5, 10000: 94.5}

