@@ -325,7 +325,9 @@ def _int_list(value: str) -> list[int]:
     "model_names",
     default="nbsvm,wordvec,finetune",
     show_default=True,
-    help="Any of nbsvm, wordvec, finetune, finetune-random-head (the same without anchors).",
+    help="Any of nbsvm, wordvec, finetune, finetune-random-head (the same without anchors), "
+    "and the levers of --recipe best: finetune-adapted (in-domain pretraining), "
+    "finetune-distilled (the teacher's soft labels), finetune-best (both).",
 )
 @click.option(
     "--eval-size",

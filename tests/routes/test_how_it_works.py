@@ -4,6 +4,7 @@ promotion for admins, and two versions compared on the same reviews."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 from fastapi import FastAPI
@@ -15,7 +16,7 @@ from app.lifecycle import versions as promotion
 from app.scoring import score_pending
 from app.sentiment.calibration import Calibration, reliability, with_temperature
 from app.sentiment.learning_curve import Run, append_result
-from app.sentiment.registry import current_model_dir, set_current
+from app.sentiment.registry import current_model_dir, set_current, write_card
 from tests.factories import FakeClassifier, make_movie, make_review, make_user
 from tests.lifecycle.test_versions import make_card
 from tests.routes.conftest import csrf_from, log_in, page, text
@@ -60,6 +61,38 @@ def test_page_shows_the_current_card_and_the_measured_curve(
     rows = [text(tr) for tr in doc.select(".versions tbody tr")]
     assert len(rows) == 2 and "current" in next(r for r in rows if "fake-v1" in r)
     assert doc.select(".versions form") == []  # promotion is for admins
+
+
+def test_page_shows_the_recipe_and_the_teacher_of_a_best_recipe_model(
+    client: TestClient, settings: Settings
+) -> None:
+    card = make_card(settings.models_dir, "fake-v1", accuracy=0.9)
+    card = replace(
+        card,
+        hyperparameters={
+            "recipe levers": "adapted + distilled",
+            "teacher": "sentence-transformers/all-mpnet-base-v2 fine-tuned on the same labels",
+        },
+        metrics={**card.metrics, "teacher_accuracy": 0.925, "teacher_n_eval": 500},
+    )
+    write_card(settings.models_dir / "fake-v1", card)
+
+    shown = text(page(client.get("/how-it-works")).select_one(".model-card"))
+
+    assert "Recipe adapted + distilled" in shown
+    assert "all-mpnet-base-v2 fine-tuned on the same labels: 92.5% on 500 of the same" in shown
+
+
+def test_a_quick_recipe_model_shows_no_recipe_line(client: TestClient, settings: Settings) -> None:
+    card = make_card(settings.models_dir, "fake-v1")
+    write_card(
+        settings.models_dir / "fake-v1",
+        replace(card, hyperparameters={"recipe levers": "none"}),
+    )
+
+    shown = text(page(client.get("/how-it-works")).select_one(".model-card"))
+
+    assert "Recipe" not in shown and "Teacher" not in shown
 
 
 def test_page_shows_the_calibration_with_a_reliability_diagram(
