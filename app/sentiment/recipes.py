@@ -48,10 +48,12 @@ class RecipeArguments:
     teacher_lr: float = 5e-5
     """The teacher's peak learning rate (a 12-layer base model wants a smaller one than the
     student's)."""
-    teacher_eval: int = 500
+    teacher_epochs: int = 2
+    """The teacher's passes over the labeled texts."""
+    teacher_eval: int = 200
     """Held-out texts (the first of the student's) the teacher is scored on: it costs about
     8 times the student's compute per text."""
-    unlabeled: int = 2000
+    unlabeled: int = 1500
     """Unlabeled reviews the teacher labels for the student."""
     window_words: int = 90
     """Words of each unlabeled review the teacher labels and the student reads (about the 128
@@ -123,7 +125,9 @@ def train_with_recipe(
             resources=resources,
             train_examples=train_examples,
             eval_examples=eval_examples[: recipe.teacher_eval],
-            args=replace(args, lr=recipe.teacher_lr, calibration_size=0),
+            args=replace(
+                args, lr=recipe.teacher_lr, epochs=recipe.teacher_epochs, calibration_size=0
+            ),
             progress=progress,
         )
         soft = teacher_soft_labels(
@@ -136,8 +140,8 @@ def train_with_recipe(
             progress=progress,
         )
         notes["teacher"] = (
-            f"{teacher.card.base_model} fine-tuned on the same labels "
-            f"(lr {recipe.teacher_lr}), soft labels on {len(soft)} unlabeled train reviews"
+            f"{teacher.card.base_model} fine-tuned on the same labels ({recipe.teacher_epochs} "
+            f"epochs, lr {recipe.teacher_lr}), soft labels on {len(soft)} unlabeled train reviews"
         )
         teacher_metrics = {
             f"teacher_{key}": value
