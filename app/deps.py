@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, HTTPException, Path, Request, status
+from fastapi import Depends, Header, HTTPException, Path, Query, Request, status
 from sqlalchemy.orm import Session
 
 from app import credentials
@@ -13,6 +13,7 @@ from app.config import Settings
 from app.db import Base, is_row_id
 from app.lifecycle.serving import ModelHolder
 from app.models import Movie, Review, User, UserSession
+from app.schemas import CatalogQuery, Paging, ReviewQuery
 from app.security import CSRF_FORM_FIELD, CSRF_HEADER, SESSION_KEY, csrf_valid
 from app.sentiment.classifier import Classifier
 from app.throttle import Throttle
@@ -199,3 +200,8 @@ def get_review(review_id: RowId, session: SessionDep) -> Review:
 
 MovieDep = Annotated[Movie, Depends(get_movie)]
 ReviewDep = Annotated[Review, Depends(get_review)]
+
+
+CatalogQueryDep = Annotated[CatalogQuery, Query()]
+ReviewQueryDep = Annotated[ReviewQuery, Query()]
+PagingDep = Annotated[Paging, Query()]

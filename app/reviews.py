@@ -14,7 +14,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import stats
 from app.models import Movie, Review, ReviewScore, User
 from app.paging import Page
-from app.schemas import ReviewSort, SentimentFilter, has_visible_text, storable_text
+from app.schemas import (
+    ReviewQuery,
+    ReviewSort,
+    SentimentFilter,
+    has_visible_text,
+    storable_text,
+)
 from app.scoring import Scored, store_scores
 from app.sentiment.classifier import Classifier, analyze
 
@@ -166,9 +172,7 @@ def list_reviews(
     version: str | None,
     movie_id: int | None = None,
     user_id: int | None = None,
-    sort: ReviewSort = ReviewSort.newest,
-    sentiment: SentimentFilter = SentimentFilter.all,
-    page: int = 1,
+    query: ReviewQuery,
     page_size: int = 20,
 ) -> ReviewPage:
     """One page of a movie's or a user's reviews with their score under `version`."""
@@ -180,11 +184,11 @@ def list_reviews(
         stmt = stmt.where(Review.movie_id == movie_id)
     if user_id is not None:
         stmt = stmt.where(Review.user_id == user_id)
-    if sentiment is SentimentFilter.positive:
+    if query.sentiment is SentimentFilter.positive:
         stmt = stmt.where(ReviewScore.is_positive)
-    elif sentiment is SentimentFilter.negative:
+    elif query.sentiment is SentimentFilter.negative:
         stmt = stmt.where(~ReviewScore.is_positive)
-    elif sentiment is SentimentFilter.unscored:
+    elif query.sentiment is SentimentFilter.unscored:
         stmt = stmt.where(ReviewScore.id.is_(None))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     orders: dict[ReviewSort, list[ColumnElement[Any]]] = {
@@ -192,8 +196,8 @@ def list_reviews(
         ReviewSort.most_positive: [ReviewScore.p_positive.desc().nulls_last(), Review.id.asc()],
         ReviewSort.most_negative: [ReviewScore.p_positive.asc().nulls_last(), Review.id.asc()],
     }
-    order = orders[sort]
-    page = max(1, page)
+    order = orders[query.sort]
+    page = max(1, query.page)
     stmt = (
         stmt.order_by(*order)
         .offset((page - 1) * page_size)

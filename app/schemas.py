@@ -58,6 +58,32 @@ class SentimentFilter(StrEnum):
     unscored = "unscored"
 
 
+PageNumber = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class Paging(BaseModel):
+    """Which page of a listing to show, as a query parameter."""
+
+    page: PageNumber = 1
+
+
+class CatalogQuery(BaseModel):
+    """The catalog's search, genre filter, order and page, as query parameters."""
+
+    q: UserText = Field("", max_length=200)
+    genre: UserText = Field("", max_length=64)
+    sort: CatalogSort = CatalogSort.most_reviewed
+    page: PageNumber = 1
+
+
+class ReviewQuery(BaseModel):
+    """The order, sentiment filter and page of a movie's reviews, as query parameters."""
+
+    sort: ReviewSort = ReviewSort.newest
+    sentiment: SentimentFilter = SentimentFilter.all
+    page: PageNumber = 1
+
+
 class ReviewIn(BaseModel):
     # Blank and over-long reviews are the service's to refuse (reviews.validate_body).
     body: UserText

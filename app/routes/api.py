@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Form, HTTPException, Request, Response, status
 from sqlalchemy.orm import Session
 
 from app import credentials, movies, reviews, scoring, users
 from app.deps import (
     ApiUser,
+    CatalogQueryDep,
     ClassifierDep,
     ClientIp,
     ModelVersion,
     MovieDep,
     OptionalApiUser,
     ReviewDep,
+    ReviewQueryDep,
     RowId,
     SessionDep,
     SettingsDep,
@@ -25,15 +27,12 @@ from app.deps import (
 from app.models import Review
 from app.schemas import (
     ApiTokenPublic,
-    CatalogSort,
     MovieDetail,
     MovieSummary,
     Page,
     Problem,
     ReviewIn,
     ReviewPublic,
-    ReviewSort,
-    SentimentFilter,
     SentimentRequest,
     SentimentResult,
     StatusPublic,
@@ -72,9 +71,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return documented
 
 
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-
-
 def _scored(session: Session, review: Review, version: str | None) -> ReviewPublic:
     score = reviews.current_score(session=session, review_id=review.id, version=version)
     return ReviewPublic.model_validate(reviews.ScoredReview(review, score))
@@ -85,20 +81,11 @@ def list_movies(
     session: SessionDep,
     settings: SettingsDep,
     version: ModelVersion,
-    q: Annotated[UserText, Query(max_length=200)] = "",
-    genre: Annotated[UserText, Query(max_length=64)] = "",
-    sort: CatalogSort = CatalogSort.most_reviewed,
-    page: PageNumber = 1,
+    query: CatalogQueryDep,
 ) -> Page[MovieSummary]:
     """Search and list the movies that have reviews, with their sentiment."""
     result = movies.search_catalog(
-        session=session,
-        version=version,
-        query=q,
-        genre=genre,
-        sort=sort,
-        page=page,
-        page_size=settings.page_size,
+        session=session, version=version, query=query, page_size=settings.page_size
     )
     return Page[MovieSummary].model_validate(result)
 
@@ -117,19 +104,10 @@ def movie_reviews(
     session: SessionDep,
     movie: MovieDep,
     version: ModelVersion,
-    sort: ReviewSort = ReviewSort.newest,
-    sentiment: SentimentFilter = SentimentFilter.all,
-    page: PageNumber = 1,
+    query: ReviewQueryDep,
 ) -> Page[ReviewPublic]:
     """A movie's reviews with their current score."""
-    listing = reviews.list_reviews(
-        session=session,
-        version=version,
-        movie_id=movie.id,
-        sort=sort,
-        sentiment=sentiment,
-        page=page,
-    )
+    listing = reviews.list_reviews(session=session, version=version, movie_id=movie.id, query=query)
     return Page[ReviewPublic].model_validate(listing)
 
 
