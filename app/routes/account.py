@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
+from fastapi import Form, HTTPException, Request, status
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -18,15 +18,13 @@ from app.deps import (
     SettingsDep,
     ThrottleDep,
     UserSessionDep,
-    get_optional_user,
 )
 from app.models import User, UserSession
+from app.routes import page_router
 from app.templating import render
 from app.throttle import Throttled
 
-router = APIRouter(
-    prefix="/account", dependencies=[Depends(get_optional_user)], include_in_schema=False
-)
+router = page_router("/account")
 
 Password = Annotated[str, Form(max_length=1024)]
 PASSWORD_PARTIALS = {"password-form": "_password_form.html"}

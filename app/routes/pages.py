@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import HTTPException, Query, Request
 from starlette.responses import Response
 
 from app import labeling, movies, reviews, scoring
@@ -18,13 +18,13 @@ from app.deps import (
     ReviewQueryDep,
     SessionDep,
     SettingsDep,
-    get_optional_user,
 )
+from app.routes import page_router
 from app.schemas import CatalogSort, ReviewQuery, ReviewSort, SentimentFilter, UserText
 from app.templating import render
 from app.users import find_user
 
-router = APIRouter(dependencies=[Depends(get_optional_user)], include_in_schema=False)
+router = page_router()
 
 
 @router.get("/")
