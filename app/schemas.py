@@ -84,6 +84,14 @@ class ReviewQuery(BaseModel):
     page: PageNumber = 1
 
 
+class Credentials(BaseModel):
+    """The sign-up and log-in form's fields; `next` is where to go once signed in."""
+
+    username: str = Field("", max_length=64)
+    password: str = Field("", max_length=1024)
+    next: str = Field("/", max_length=2000)
+
+
 class ReviewIn(BaseModel):
     # Blank and over-long reviews are the service's to refuse (reviews.validate_body).
     body: UserText
