@@ -71,23 +71,16 @@ def _form(
     )
 
 
+@dataclass(frozen=True)
 class SignInAttempt:
     """A posted sign-up or log-in form, and the two ways to answer it: the form again with
     what was wrong, or this browser signed in and sent on to `next`."""
 
-    def __init__(
-        self,
-        request: Request,
-        session: SessionDep,
-        settings: SettingsDep,
-        previous: UserSessionDep,
-        form: Annotated[Credentials, Form()],
-    ) -> None:
-        self.request = request
-        self.session = session
-        self.settings = settings
-        self.previous = previous
-        self.form = form
+    request: Request
+    session: SessionDep
+    settings: SettingsDep
+    previous: UserSessionDep
+    form: Annotated[Credentials, Form()]
 
     def refused(
         self,
@@ -141,6 +134,11 @@ def signup_form(request: Request, next: str = "/") -> Response:
     return _form(request, SIGNUP, next=next, username="")
 
 
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> Response:
+    return _form(request, LOGIN, next=next, username="")
+
+
 @router.post("/signup", dependencies=[CsrfChecked])
 def signup(attempt: SignInDep, throttle: ThrottleDep, ip: ClientIp) -> Response:
     form = attempt.form
@@ -152,11 +150,6 @@ def signup(attempt: SignInDep, throttle: ThrottleDep, ip: ClientIp) -> Response:
     except (Throttled, users.SignupError) as exc:
         return attempt.failed(SIGNUP, exc)
     return attempt.signed_in(user)
-
-
-@router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:
-    return _form(request, LOGIN, next=next, username="")
 
 
 @router.post("/login", dependencies=[CsrfChecked])
