@@ -155,6 +155,32 @@ def score_review(
     return current_score(session=session, review_id=review.id, version=version)
 
 
+@dataclass(frozen=True)
+class ReviewWriter:
+    """Posts and rewrites reviews within `max_chars`, and scores each one as soon as it is
+    saved (without a model, it waits for the background workers)."""
+
+    session: Session
+    classifier: Classifier | None
+    max_chars: int
+
+    def post(self, *, movie: Movie, user: User, body: str) -> ScoredReview:
+        review = post_review(
+            session=self.session, movie=movie, user=user, body=body, max_chars=self.max_chars
+        )
+        return self._scored(review)
+
+    def edit(self, *, review: Review, user: User, body: str) -> ScoredReview:
+        edit_review(
+            session=self.session, review=review, user=user, body=body, max_chars=self.max_chars
+        )
+        return self._scored(review)
+
+    def _scored(self, review: Review) -> ScoredReview:
+        score = score_review(session=self.session, review=review, classifier=self.classifier)
+        return ScoredReview(review, score)
+
+
 def current_score(*, session: Session, review_id: int, version: str | None) -> ReviewScore | None:
     """The score of a review under `version`, if it has one."""
     if version is None:

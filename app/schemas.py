@@ -92,6 +92,14 @@ class Credentials(BaseModel):
     next: str = Field("/", max_length=2000)
 
 
+class ReviewForm(BaseModel):
+    """The review form's one field. It is capped well above the review limit so that an
+    over-long review gets the service's friendly message rather than a bare validation error;
+    blank ones and text no database can store are the service's to refuse as well."""
+
+    body: str = Field("", max_length=200_000)
+
+
 class ReviewIn(BaseModel):
     # Blank and over-long reviews are the service's to refuse (reviews.validate_body).
     body: UserText

@@ -18,6 +18,7 @@ from app.deps import (
     OptionalApiUser,
     ReviewDep,
     ReviewQueryDep,
+    ReviewWriterDep,
     RowId,
     SessionDep,
     SettingsDep,
@@ -124,24 +125,10 @@ def get_review(session: SessionDep, review: ReviewDep, version: ModelVersion) ->
     responses=errors(400, 401, 403, 404, 422, 429),
 )
 def post_review(
-    session: SessionDep,
-    settings: SettingsDep,
-    classifier: ClassifierDep,
-    version: ModelVersion,
-    movie: MovieDep,
-    user: ApiUser,
-    payload: ReviewIn,
+    writer: ReviewWriterDep, movie: MovieDep, user: ApiUser, payload: ReviewIn
 ) -> ReviewPublic:
     """Post a review; it is saved, then scored."""
-    review = reviews.post_review(
-        session=session,
-        movie=movie,
-        user=user,
-        body=payload.body,
-        max_chars=settings.max_review_chars,
-    )
-    reviews.score_review(session=session, review=review, classifier=classifier)
-    return _scored(session, review, version)
+    return ReviewPublic.model_validate(writer.post(movie=movie, user=user, body=payload.body))
 
 
 @router.patch(
@@ -150,24 +137,10 @@ def post_review(
     responses=errors(400, 401, 403, 404, 409, 422),
 )
 def edit_review(
-    session: SessionDep,
-    settings: SettingsDep,
-    classifier: ClassifierDep,
-    version: ModelVersion,
-    review: ReviewDep,
-    user: ApiUser,
-    payload: ReviewIn,
+    writer: ReviewWriterDep, review: ReviewDep, user: ApiUser, payload: ReviewIn
 ) -> ReviewPublic:
     """Rewrite your own review; it is scored again."""
-    reviews.edit_review(
-        session=session,
-        review=review,
-        user=user,
-        body=payload.body,
-        max_chars=settings.max_review_chars,
-    )
-    reviews.score_review(session=session, review=review, classifier=classifier)
-    return _scored(session, review, version)
+    return ReviewPublic.model_validate(writer.edit(review=review, user=user, body=payload.body))
 
 
 @router.delete(

@@ -2,54 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app import labeling, movies, reviews
 from app.deps import (
-    ClassifierDep,
     CsrfChecked,
     CurrentUser,
     ModelVersion,
     MovieDep,
     ReviewDep,
+    ReviewFormDep,
+    ReviewWriterDep,
     SessionDep,
-    SettingsDep,
 )
-from app.models import Movie, Review
-from app.sentiment.classifier import Classifier
+from app.models import Movie
 from app.templating import is_htmx, render
 
 router = APIRouter(dependencies=[CsrfChecked], include_in_schema=False)
-
-# The form field is capped well above the review limit so that an over-long review gets the
-# friendly message from the service rather than a bare validation error.
-ReviewBody = Annotated[str, Form(max_length=200_000)]
 
 
 def _summary_context(session: SessionDep, movie: Movie, version: str | None) -> dict[str, object]:
     return {"overview": movies.movie_overview(session=session, movie=movie, version=version)}
 
 
-def _scored(
+def _saved(
     request: Request,
     session: Session,
-    classifier: Classifier | None,
     version: str | None,
-    review: Review,
+    scored: reviews.ScoredReview,
     *,
     status_code: int,
 ) -> Response:
-    """Score a just-saved review; htmx gets it with the movie's new figures, forms a redirect."""
-    score = reviews.score_review(session=session, review=review, classifier=classifier)
+    """A just-saved review: htmx gets it with the movie's new figures, forms a redirect."""
+    review = scored.review
     if not is_htmx(request):
         return RedirectResponse(f"/movies/{review.movie_id}#review-{review.id}", status_code=303)
     context = {
-        "item": reviews.ScoredReview(review, score),
+        "item": scored,
         "movie": review.movie,
         "oob_summary": True,
         **_summary_context(session, review.movie, version),
@@ -60,23 +52,19 @@ def _scored(
 @router.post("/movies/{movie_id}/reviews")
 def post_review(
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    classifier: ClassifierDep,
+    writer: ReviewWriterDep,
     version: ModelVersion,
     movie: MovieDep,
     user: CurrentUser,
-    body: ReviewBody = "",
+    form: ReviewFormDep,
 ) -> Response:
     try:
-        review = reviews.post_review(
-            session=session, movie=movie, user=user, body=body, max_chars=settings.max_review_chars
-        )
+        scored = writer.post(movie=movie, user=user, body=form.body)
     except reviews.ReviewError as exc:
-        context = {"movie": movie, "draft": body, "error": str(exc)}
+        context = {"movie": movie, "draft": form.body, "error": str(exc)}
         headers = {"HX-Retarget": "#review-form", "HX-Reswap": "outerHTML"}
         return render(request, "_review_form.html", context, status_code=422, headers=headers)
-    return _scored(request, session, classifier, version, review, status_code=201)
+    return _saved(request, writer.session, version, scored, status_code=201)
 
 
 @router.post("/reviews/{review_id}/feedback")
@@ -110,26 +98,18 @@ def edit_form(request: Request, review: ReviewDep, user: CurrentUser) -> Respons
 @router.post("/reviews/{review_id}/edit")
 def edit_review(
     request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    classifier: ClassifierDep,
+    writer: ReviewWriterDep,
     version: ModelVersion,
     review: ReviewDep,
     user: CurrentUser,
-    body: ReviewBody = "",
+    form: ReviewFormDep,
 ) -> Response:
     try:
-        reviews.edit_review(
-            session=session,
-            review=review,
-            user=user,
-            body=body,
-            max_chars=settings.max_review_chars,
-        )
+        scored = writer.edit(review=review, user=user, body=form.body)
     except reviews.ReviewError as exc:
-        context = {"review": review, "draft": body, "error": str(exc)}
+        context = {"review": review, "draft": form.body, "error": str(exc)}
         return render(request, "_review_edit.html", context, status_code=422)
-    return _scored(request, session, classifier, version, review, status_code=200)
+    return _saved(request, writer.session, version, scored, status_code=200)
 
 
 @router.post("/reviews/{review_id}/delete")
