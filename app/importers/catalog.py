@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -29,6 +33,45 @@ class MovieFacts:
     runtime: str | None = None
     rated: str | None = None
     genres: tuple[str, ...] = ()
+
+
+class FactsImporter(ABC):
+    """One dataset's movie facts, merged into the catalog. A source that cannot be read fails
+    the report, after keeping what was merged before; a bad record only rejects itself."""
+
+    overwrite: ClassVar[bool]
+    """Whether the dataset's facts replace what is there, or only fill what is missing."""
+    unreadable: ClassVar[tuple[type[Exception], ...]]
+    """The errors that mean the source itself cannot be read."""
+    unreadable_note: ClassVar[str]
+
+    @abstractmethod
+    def facts(
+        self, source: Path, report: ImportReport, *, progress: bool
+    ) -> AbstractContextManager[Iterable[MovieFacts]]:
+        """The source's facts, open while they are merged; bad records go to `report`."""
+
+    def __call__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        source: Path,
+        only_existing: bool = True,
+        progress: bool = True,
+    ) -> ImportReport:
+        report = ImportReport()
+        try:
+            with self.facts(source, report, progress=progress) as facts:
+                merge_facts(
+                    session_factory=session_factory,
+                    facts=facts,
+                    overwrite=self.overwrite,
+                    only_existing=only_existing,
+                    report=report,
+                )
+        except self.unreadable as exc:
+            report.fail(str(source), f"{self.unreadable_note}: {exc}")
+        return report
 
 
 def merge_facts(
