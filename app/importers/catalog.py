@@ -17,6 +17,7 @@ from app.importers.bulk import batched, store_isolating
 from app.importers.report import ImportReport
 from app.models import Movie, MovieGenre
 
+BATCH_SIZE = 500
 _TEXT_FIELDS = ("title", "director", "actors", "runtime", "rated")
 
 
@@ -59,47 +60,32 @@ class FactsImporter(ABC):
         only_existing: bool = True,
         progress: bool = True,
     ) -> ImportReport:
+        """Apply the facts to movies: overwrite, or only fill empty fields; create movies
+        unless `only_existing`."""
         report = ImportReport()
         try:
-            with self.facts(source, report, progress=progress) as facts:
-                merge_facts(
-                    session_factory=session_factory,
-                    facts=facts,
-                    overwrite=self.overwrite,
-                    only_existing=only_existing,
-                    report=report,
-                )
+            with (
+                self.facts(source, report, progress=progress) as facts,
+                session_factory() as session,
+            ):
+                for batch in batched(facts, BATCH_SIZE):
+                    store_isolating(
+                        session,
+                        batch,
+                        lambda records: _merge_batch(
+                            session,
+                            records,
+                            overwrite=self.overwrite,
+                            only_existing=only_existing,
+                            report=report,
+                        ),
+                        report=report,
+                        location=lambda record: record.location,
+                    )
+                    session.commit()
         except self.unreadable as exc:
             report.fail(str(source), f"{self.unreadable_note}: {exc}")
         return report
-
-
-def merge_facts(
-    *,
-    session_factory: sessionmaker[Session],
-    facts: Iterable[MovieFacts],
-    overwrite: bool,
-    only_existing: bool,
-    report: ImportReport,
-    batch_size: int = 500,
-) -> None:
-    """Apply `facts` to movies: overwrite, or only fill empty fields; create movies if allowed."""
-    with session_factory() as session:
-        for batch in batched(facts, batch_size):
-            store_isolating(
-                session,
-                batch,
-                lambda records: _merge_batch(
-                    session,
-                    records,
-                    overwrite=overwrite,
-                    only_existing=only_existing,
-                    report=report,
-                ),
-                report=report,
-                location=lambda record: record.location,
-            )
-            session.commit()
 
 
 def _merge_batch(
