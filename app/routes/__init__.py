@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException, status
 
 from app.deps import get_optional_user
 
@@ -13,3 +13,9 @@ def page_router(prefix: str = "") -> APIRouter:
     return APIRouter(
         prefix=prefix, dependencies=[Depends(get_optional_user)], include_in_schema=False
     )
+
+
+def found_or_404(found: bool, what: str) -> None:
+    """Answer 404 when the user's own session or token named in the URL was not there."""
+    if not found:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"You have no such {what}.")

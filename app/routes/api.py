@@ -26,6 +26,7 @@ from app.deps import (
     UserSessionDep,
 )
 from app.models import Review
+from app.routes import found_or_404
 from app.schemas import (
     ApiTokenPublic,
     MovieDetail,
@@ -229,8 +230,7 @@ def revoke_token(
     token_id: RowId,
 ) -> Response:
     """Revoke one of your API tokens; it is refused from then on."""
-    if not credentials.revoke_token(session=session, user=user, token_id=token_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "You have no such token.")
+    found_or_404(credentials.revoke_token(session=session, user=user, token_id=token_id), "token")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
