@@ -8,8 +8,9 @@ import secrets
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 import click
 
@@ -23,9 +24,16 @@ from app.sentiment.registry import FINETUNE, KINDS
 from app.sentiment.text import clean
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from app.importers.report import ImportReport
     from app.sentiment.predictions import Analysis
 
 log = logging.getLogger("textflix")
+
+
+class _Importer(Protocol):
+    def __call__(self, *, session_factory: sessionmaker[Session], source: Path) -> ImportReport: ...
 
 
 def _settings() -> Settings:
@@ -117,6 +125,16 @@ def _resolve(settings: Settings, location: str) -> Path:
         raise click.ClickException(str(exc)) from exc
 
 
+def _run_import(settings: Settings, name: str, location: str, importer: _Importer) -> None:
+    """Run `importer` on `location` (a path or a URL), print its report, and fail the command
+    if it stopped before its end."""
+    report = importer(
+        session_factory=_session_factory(settings), source=_resolve(settings, location)
+    )
+    _print_report(name, report)
+    _exit_if_failed(report)
+
+
 @import_.command("aclimdb")
 @click.argument("source", required=False)
 @click.option("--split", "splits", multiple=True, type=click.Choice(["train", "test"]))
@@ -126,14 +144,12 @@ def import_aclimdb(source: str | None, splits: tuple[str, ...]) -> None:
 
     settings = _settings()
     location = source or _default_source(settings, "aclImdb_v1.tar.gz", aclimdb.OFFICIAL_URL)
-    report = aclimdb.import_reviews(
-        session_factory=_session_factory(settings),
-        source=_resolve(settings, location),
+    importer = partial(
+        aclimdb.import_reviews,
         splits=splits or aclimdb.SPLITS,
         max_chars=settings.max_review_chars,
     )
-    _print_report("aclImdb", report)
-    _exit_if_failed(report)
+    _run_import(settings, "aclImdb", location, importer)
 
 
 @import_.command("movielens")
@@ -144,11 +160,7 @@ def import_movielens(source: str | None) -> None:
 
     settings = _settings()
     location = source or _default_source(settings, "ml-latest-small", movielens.OFFICIAL_URL)
-    report = movielens.import_movielens(
-        session_factory=_session_factory(settings), source=_resolve(settings, location)
-    )
-    _print_report("MovieLens", report)
-    _exit_if_failed(report)
+    _run_import(settings, "MovieLens", location, movielens.import_movielens)
 
 
 @import_.command("omdb")
@@ -159,11 +171,7 @@ def import_omdb(source: str | None) -> None:
 
     settings = _settings()
     location = source or str(settings.data_dir / "omdb" / "titles.jsonl")
-    report = omdb.import_omdb(
-        session_factory=_session_factory(settings), source=_resolve(settings, location)
-    )
-    _print_report("OMDb", report)
-    _exit_if_failed(report)
+    _run_import(settings, "OMDb", location, omdb.import_omdb)
 
 
 @import_.command("all")

@@ -9,9 +9,9 @@ change or "log out everywhere" ends every session and revokes every token at onc
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, TypeVar, cast
 
-from sqlalchemy import CursorResult, Result, Update, delete, select, update
+from sqlalchemy import ColumnElement, CursorResult, Delete, Update, delete, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from app.db import is_row_id
@@ -38,20 +38,62 @@ def _label(name: str) -> str:
     return "".join(char for char in name if char.isprintable()).strip()[:64]
 
 
-def _rowcount(result: Result[Any]) -> int:
-    """How many rows an UPDATE or DELETE touched."""
-    return cast(CursorResult[Any], result).rowcount
-
-
-def _is_stale(moment: datetime | None, now: datetime) -> bool:
-    return moment is None or now - _aware(moment) >= TOUCH_EVERY
-
-
-def _touch(session: Session, statement: Update, **values: datetime) -> None:
-    """Record a use. A plain UPDATE, so a row ended meanwhile by another request (a log-out)
-    is simply not matched rather than an ORM stale-data error."""
-    session.execute(statement.values(**values).execution_options(synchronize_session=False))
+def _change_own(session: Session, row_id: int, statement: Delete | Update) -> bool:
+    """Run and commit a DELETE or UPDATE of the user's own row `row_id`; whether it matched
+    one. An id outside the column's range matches none, without asking the database."""
+    if not is_row_id(row_id):
+        return False
+    changed = cast(CursorResult[Any], session.execute(statement)).rowcount
     session.commit()
+    return bool(changed)
+
+
+Credential = TypeVar("Credential", UserSession, ApiToken)
+
+
+def _find_live(
+    session: Session,
+    table: type[Credential],
+    secret_matches: ColumnElement[bool],
+    live: ColumnElement[bool],
+    used_column: Literal["last_seen_at", "last_used_at"],
+) -> Credential | None:
+    """The live credential the secret matches, its user loaded, with its use recorded."""
+    found = session.scalar(
+        select(table).options(joinedload(table.user)).where(secret_matches, live)
+    )
+    if found is not None:
+        _record_use(session, found, used_column)
+    return found
+
+
+def _record_use(
+    session: Session, row: UserSession | ApiToken, column: Literal["last_seen_at", "last_used_at"]
+) -> None:
+    """Record that `row` was used now, in `column`, unless it was within TOUCH_EVERY. A plain
+    UPDATE, so a row ended meanwhile by another request (a log-out) is simply not matched
+    rather than an ORM stale-data error."""
+    now = utcnow()
+    last: datetime | None = getattr(row, column)
+    if last is not None and now - _aware(last) < TOUCH_EVERY:
+        return
+    table = type(row)
+    session.execute(
+        update(table)
+        .where(table.id == row.id)
+        .values({column: now})
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    setattr(row, column, now)
+
+
+def _live_session(now: datetime) -> ColumnElement[bool]:
+    return UserSession.expires_at > now
+
+
+def _live_token(now: datetime) -> ColumnElement[bool]:
+    return ApiToken.revoked_at.is_(None) & (ApiToken.expires_at > now)
 
 
 def start_session(*, session: Session, user: User, user_agent: str, max_age: int) -> str:
@@ -80,16 +122,8 @@ def start_session(*, session: Session, user: User, user_agent: str, max_age: int
 
 def find_session(*, session: Session, key: str) -> UserSession | None:
     """The live session whose key this is (its user loaded), or None if it ended or expired."""
-    now = utcnow()
-    found = session.scalar(
-        select(UserSession)
-        .options(joinedload(UserSession.user))
-        .where(UserSession.key_hash == secret_digest(key), UserSession.expires_at > now)
-    )
-    if found is not None and _is_stale(found.last_seen_at, now):
-        _touch(session, update(UserSession).where(UserSession.id == found.id), last_seen_at=now)
-        found.last_seen_at = now
-    return found
+    matches = UserSession.key_hash == secret_digest(key)
+    return _find_live(session, UserSession, matches, _live_session(utcnow()), "last_seen_at")
 
 
 def list_sessions(*, session: Session, user: User) -> list[UserSession]:
@@ -97,7 +131,7 @@ def list_sessions(*, session: Session, user: User) -> list[UserSession]:
     return list(
         session.scalars(
             select(UserSession)
-            .where(UserSession.user_id == user.id, UserSession.expires_at > utcnow())
+            .where(UserSession.user_id == user.id, _live_session(utcnow()))
             .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
         )
     )
@@ -105,15 +139,8 @@ def list_sessions(*, session: Session, user: User) -> list[UserSession]:
 
 def end_session(*, session: Session, user: User, session_id: int) -> bool:
     """End one of the user's own sessions; False if they have none with this id."""
-    if not is_row_id(session_id):
-        return False
-    ended = _rowcount(
-        session.execute(
-            delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
-        )
-    )
-    session.commit()
-    return bool(ended)
+    ending = delete(UserSession).where(UserSession.id == session_id, UserSession.user_id == user.id)
+    return _change_own(session, session_id, ending)
 
 
 def issue_token(*, session: Session, user: User, name: str, max_age: int) -> tuple[ApiToken, str]:
@@ -139,20 +166,8 @@ def issue_token(*, session: Session, user: User, name: str, max_age: int) -> tup
 
 def find_token(*, session: Session, token: str) -> ApiToken | None:
     """The live token row (its user loaded) for a bearer token, or None if revoked or expired."""
-    now = utcnow()
-    found = session.scalar(
-        select(ApiToken)
-        .options(joinedload(ApiToken.user))
-        .where(
-            ApiToken.token_hash == secret_digest(token),
-            ApiToken.revoked_at.is_(None),
-            ApiToken.expires_at > now,
-        )
-    )
-    if found is not None and _is_stale(found.last_used_at, now):
-        _touch(session, update(ApiToken).where(ApiToken.id == found.id), last_used_at=now)
-        found.last_used_at = now
-    return found
+    matches = ApiToken.token_hash == secret_digest(token)
+    return _find_live(session, ApiToken, matches, _live_token(utcnow()), "last_used_at")
 
 
 def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
@@ -160,11 +175,7 @@ def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
     return list(
         session.scalars(
             select(ApiToken)
-            .where(
-                ApiToken.user_id == user.id,
-                ApiToken.revoked_at.is_(None),
-                ApiToken.expires_at > utcnow(),
-            )
+            .where(ApiToken.user_id == user.id, _live_token(utcnow()))
             .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
         )
     )
@@ -172,21 +183,12 @@ def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
 
 def revoke_token(*, session: Session, user: User, token_id: int) -> bool:
     """Revoke one of the user's own live tokens; False if they have no such token."""
-    if not is_row_id(token_id):
-        return False
-    revoked = _rowcount(
-        session.execute(
-            update(ApiToken)
-            .where(
-                ApiToken.id == token_id,
-                ApiToken.user_id == user.id,
-                ApiToken.revoked_at.is_(None),
-            )
-            .values(revoked_at=utcnow())
-        )
+    revoking = (
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
     )
-    session.commit()
-    return bool(revoked)
+    return _change_own(session, token_id, revoking)
 
 
 def end_everywhere(*, session: Session, user: User, keep: UserSession | None = None) -> None:

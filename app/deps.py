@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, Header, HTTPException, Path, Request, status
+from fastapi import Depends, Form, Header, HTTPException, Path, Query, Request, status
 from sqlalchemy.orm import Session
 
-from app import credentials
+from app import credentials, reviews
 from app.config import Settings
 from app.db import Base, is_row_id
 from app.lifecycle.serving import ModelHolder
 from app.models import Movie, Review, User, UserSession
+from app.schemas import CatalogQuery, Paging, ReviewForm, ReviewQuery
 from app.security import CSRF_FORM_FIELD, CSRF_HEADER, SESSION_KEY, csrf_valid
 from app.sentiment.classifier import Classifier
 from app.throttle import Throttle
@@ -199,3 +200,20 @@ def get_review(review_id: RowId, session: SessionDep) -> Review:
 
 MovieDep = Annotated[Movie, Depends(get_movie)]
 ReviewDep = Annotated[Review, Depends(get_review)]
+
+
+CatalogQueryDep = Annotated[CatalogQuery, Query()]
+ReviewQueryDep = Annotated[ReviewQuery, Query()]
+PagingDep = Annotated[Paging, Query()]
+ReviewFormDep = Annotated[ReviewForm, Form()]
+
+
+def get_review_writer(
+    session: SessionDep, settings: SettingsDep, classifier: ClassifierDep
+) -> reviews.ReviewWriter:
+    return reviews.ReviewWriter(
+        session=session, classifier=classifier, max_chars=settings.max_review_chars
+    )
+
+
+ReviewWriterDep = Annotated[reviews.ReviewWriter, Depends(get_review_writer)]

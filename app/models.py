@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
 from sqlalchemy import (
     Boolean,
@@ -29,14 +30,38 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Column types that several tables share, so that each is declared once.
+PrimaryKey = Annotated[int, mapped_column(primary_key=True)]
+VersionName = Annotated[str, mapped_column(String(128))]
+"""A model version's name, as models/ names its folder."""
+TextRevision = Annotated[int, mapped_column(Integer, default=1, server_default="1")]
+Count = Annotated[int, mapped_column(Integer, default=0)]
+Timestamp = Annotated[datetime, mapped_column(default=utcnow)]
+"""A moment: the time the row is written, unless given."""
+MovieRef = Annotated[int, mapped_column(ForeignKey("movies.id", ondelete="CASCADE"))]
+ReviewRef = Annotated[int, mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))]
+UserRef = Annotated[int, mapped_column(ForeignKey("users.id", ondelete="CASCADE"))]
+
+
+class PositiveProbability:
+    """A model's probability that a text is positive, and the label rule on it."""
+
+    p_positive: Mapped[float] = mapped_column(Float)
+
+    @hybrid_property
+    def is_positive(self) -> bool:
+        """The label rule (app/sentiment/labels.py); a SQL expression on the class."""
+        return labels.is_positive(self.p_positive)
+
+
 class User(Base):
     __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[PrimaryKey]
     username: Mapped[str] = mapped_column(String(32), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
 
     reviews: Mapped[list[Review]] = relationship(back_populates="user")
 
@@ -44,7 +69,7 @@ class User(Base):
 class Movie(Base):
     __tablename__ = "movies"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[PrimaryKey]
     imdb_id: Mapped[str] = mapped_column(String(16), unique=True)
     title: Mapped[str | None] = mapped_column(String(300), index=True)
     year: Mapped[int | None] = mapped_column(Integer)
@@ -73,9 +98,7 @@ class Movie(Base):
 class MovieGenre(Base):
     __tablename__ = "movie_genres"
 
-    movie_id: Mapped[int] = mapped_column(
-        ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True
-    )
+    movie_id: Mapped[MovieRef] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
     movie: Mapped[Movie] = relationship(back_populates="genres")
@@ -90,8 +113,8 @@ class Review(Base):
         Index("ix_reviews_movie_created", "movie_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    movie_id: Mapped[int] = mapped_column(ForeignKey("movies.id", ondelete="CASCADE"))
+    id: Mapped[PrimaryKey]
+    movie_id: Mapped[MovieRef]
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
@@ -103,12 +126,12 @@ class Review(Base):
     body: Mapped[str] = mapped_column(Text)
     # Bumped on every edit; a score carries the revision it was computed for, so a score of an
     # older text is never stored (app/scoring.py).
-    text_revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    text_revision: Mapped[TextRevision]
     # What the dataset says, kept apart from any model's prediction.
     gold_label: Mapped[int | None] = mapped_column(Integer)  # 1 positive, 0 negative
     stars: Mapped[int | None] = mapped_column(Integer)  # 1..10 as published
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    created_at: Mapped[Timestamp]
+    updated_at: Mapped[Timestamp] = mapped_column(onupdate=utcnow)
 
     movie: Mapped[Movie] = relationship(back_populates="reviews")
     user: Mapped[User | None] = relationship(back_populates="reviews")
@@ -117,7 +140,7 @@ class Review(Base):
     )
 
 
-class ReviewScore(Base):
+class ReviewScore(PositiveProbability, Base):
     """One model version's verdict on one review (the text as it was when scored)."""
 
     __tablename__ = "review_scores"
@@ -126,13 +149,12 @@ class ReviewScore(Base):
         UniqueConstraint("review_id", "model_version", name="uq_review_scores_review_version"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
-    model_version: Mapped[str] = mapped_column(String(128))
+    id: Mapped[PrimaryKey]
+    review_id: Mapped[ReviewRef]
+    model_version: Mapped[VersionName]
     # The review's text_revision this score was computed for.
-    text_revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
-    p_positive: Mapped[float] = mapped_column(Float)
-    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    text_revision: Mapped[TextRevision]
+    scored_at: Mapped[Timestamp]
 
     review: Mapped[Review] = relationship(back_populates="scores")
     sentences: Mapped[list[SentenceScore]] = relationship(
@@ -141,11 +163,6 @@ class ReviewScore(Base):
         passive_deletes=True,
         order_by="SentenceScore.position",
     )
-
-    @hybrid_property
-    def is_positive(self) -> bool:
-        """The label rule (app/sentiment/labels.py); a SQL expression on the class."""
-        return labels.is_positive(self.p_positive)
 
     @hybrid_property
     def predicted_label(self) -> int:
@@ -168,25 +185,19 @@ class ReviewScore(Base):
         return labels.name_of(self.p_positive)
 
 
-class SentenceScore(Base):
+class SentenceScore(PositiveProbability, Base):
     """The model's score of one sentence of a review; the raw material of highlights."""
 
     __tablename__ = "sentence_scores"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[PrimaryKey]
     score_id: Mapped[int] = mapped_column(
         ForeignKey("review_scores.id", ondelete="CASCADE"), index=True
     )
     position: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
-    p_positive: Mapped[float] = mapped_column(Float)
 
     score: Mapped[ReviewScore] = relationship(back_populates="sentences")
-
-    @hybrid_property
-    def is_positive(self) -> bool:
-        """The label rule (app/sentiment/labels.py); a SQL expression on the class."""
-        return labels.is_positive(self.p_positive)
 
 
 class ScoringJob(Base):
@@ -194,13 +205,13 @@ class ScoringJob(Base):
 
     __tablename__ = "scoring_jobs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    model_version: Mapped[str] = mapped_column(String(128))
+    id: Mapped[PrimaryKey]
+    model_version: Mapped[VersionName]
     status: Mapped[str] = mapped_column(String(16), default="running")  # running|done|failed
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[Count]
+    done: Mapped[Count]
     error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[Timestamp]
     finished_at: Mapped[datetime | None] = mapped_column()
 
 
@@ -211,10 +222,8 @@ class ScoringClaim(Base):
 
     __tablename__ = "scoring_claims"
 
-    review_id: Mapped[int] = mapped_column(
-        ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
-    )
-    model_version: Mapped[str] = mapped_column(String(128), primary_key=True)
+    review_id: Mapped[ReviewRef] = mapped_column(primary_key=True)
+    model_version: Mapped[VersionName] = mapped_column(primary_key=True)
     worker: Mapped[str] = mapped_column(String(64), index=True)
     expires_at: Mapped[datetime] = mapped_column()
 
@@ -225,13 +234,13 @@ class Feedback(Base):
     __tablename__ = "feedback"
     __table_args__ = (UniqueConstraint("review_id", "user_id", name="uq_feedback_review_user"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id", ondelete="CASCADE"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    model_version: Mapped[str] = mapped_column(String(128))
+    id: Mapped[PrimaryKey]
+    review_id: Mapped[ReviewRef]
+    user_id: Mapped[UserRef]
+    model_version: Mapped[VersionName]
     # The label the user says is right: the opposite of what the model said.
     label: Mapped[int] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
 
 
 class HumanLabel(Base):
@@ -239,12 +248,10 @@ class HumanLabel(Base):
 
     __tablename__ = "human_labels"
 
-    review_id: Mapped[int] = mapped_column(
-        ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
-    )
+    review_id: Mapped[ReviewRef] = mapped_column(primary_key=True)
     label: Mapped[int] = mapped_column(Integer)  # 1 positive, 0 negative
     labeled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
 
     review: Mapped[Review] = relationship()
 
@@ -259,12 +266,12 @@ class UserSession(Base):
 
     __tablename__ = "user_sessions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[PrimaryKey]
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[UserRef] = mapped_column(index=True)
     user_agent: Mapped[str] = mapped_column(String(200), default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
+    last_seen_at: Mapped[Timestamp]
     expires_at: Mapped[datetime] = mapped_column()
 
     user: Mapped[User] = relationship()
@@ -279,11 +286,11 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[PrimaryKey]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[UserRef] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Timestamp]
     last_used_at: Mapped[datetime | None] = mapped_column()
     expires_at: Mapped[datetime] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
@@ -300,24 +307,22 @@ class MovieStats(Base):
 
     __tablename__ = "movie_stats"
 
-    movie_id: Mapped[int] = mapped_column(
-        ForeignKey("movies.id", ondelete="CASCADE"), primary_key=True
-    )
-    model_version: Mapped[str] = mapped_column(String(128), primary_key=True)
-    n_reviews: Mapped[int] = mapped_column(Integer, default=0)
-    n_scored: Mapped[int] = mapped_column(Integer, default=0)
-    n_positive: Mapped[int] = mapped_column(Integer, default=0)
+    movie_id: Mapped[MovieRef] = mapped_column(primary_key=True)
+    model_version: Mapped[VersionName] = mapped_column(primary_key=True)
+    n_reviews: Mapped[Count]
+    n_scored: Mapped[Count]
+    n_positive: Mapped[Count]
     # How many scores fall in each tenth of P(positive) (app.stats.bin_of).
-    hist_0: Mapped[int] = mapped_column(Integer, default=0)
-    hist_1: Mapped[int] = mapped_column(Integer, default=0)
-    hist_2: Mapped[int] = mapped_column(Integer, default=0)
-    hist_3: Mapped[int] = mapped_column(Integer, default=0)
-    hist_4: Mapped[int] = mapped_column(Integer, default=0)
-    hist_5: Mapped[int] = mapped_column(Integer, default=0)
-    hist_6: Mapped[int] = mapped_column(Integer, default=0)
-    hist_7: Mapped[int] = mapped_column(Integer, default=0)
-    hist_8: Mapped[int] = mapped_column(Integer, default=0)
-    hist_9: Mapped[int] = mapped_column(Integer, default=0)
+    hist_0: Mapped[Count]
+    hist_1: Mapped[Count]
+    hist_2: Mapped[Count]
+    hist_3: Mapped[Count]
+    hist_4: Mapped[Count]
+    hist_5: Mapped[Count]
+    hist_6: Mapped[Count]
+    hist_7: Mapped[Count]
+    hist_8: Mapped[Count]
+    hist_9: Mapped[Count]
 
     @property
     def histogram(self) -> list[int]:

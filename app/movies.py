@@ -21,7 +21,7 @@ from app.models import (
     SentenceScore,
 )
 from app.paging import Page
-from app.schemas import CatalogSort
+from app.schemas import CatalogQuery, CatalogSort
 from app.stats import NO_VERSION
 
 HIGHLIGHTS_PER_SIDE = 3
@@ -150,20 +150,19 @@ def search_catalog(
     *,
     session: Session,
     version: str | None,
-    query: str = "",
-    genre: str = "",
-    sort: CatalogSort = CatalogSort.most_reviewed,
-    page: int = 1,
+    query: CatalogQuery,
     page_size: int = 24,
 ) -> CatalogPage:
     """One page of the movies that have reviews, filtered, sorted and with their figures."""
     filters: list[ColumnElement[bool]] = []
-    query = query.strip()
-    if query:
-        pattern = f"%{_escape_like(query)}%"
-        filters.append(Movie.title.ilike(pattern, escape="\\") | (Movie.imdb_id == query.lower()))
-    if genre:
-        filters.append(Movie.id.in_(select(MovieGenre.movie_id).where(MovieGenre.name == genre)))
+    text = query.q.strip()
+    if text:
+        pattern = f"%{_escape_like(text)}%"
+        filters.append(Movie.title.ilike(pattern, escape="\\") | (Movie.imdb_id == text.lower()))
+    if query.genre:
+        filters.append(
+            Movie.id.in_(select(MovieGenre.movie_id).where(MovieGenre.name == query.genre))
+        )
     counts = movie_counts(version=version)
     stmt = _aggregate_query(counts).where(*filters)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
@@ -177,8 +176,8 @@ def search_catalog(
         CatalogSort.most_negative: [incomplete, share.asc().nulls_last(), n_scored.desc()],
         CatalogSort.alphabetical: [Movie.title.asc().nulls_last(), Movie.imdb_id.asc()],
     }
-    order = orders[sort]
-    page = max(1, page)
+    order = orders[query.sort]
+    page = max(1, query.page)
     stmt = (
         stmt.order_by(*order, Movie.id)
         .offset((page - 1) * page_size)

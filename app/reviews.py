@@ -14,7 +14,13 @@ from sqlalchemy.orm.attributes import set_committed_value
 from app import stats
 from app.models import Movie, Review, ReviewScore, User
 from app.paging import Page
-from app.schemas import ReviewSort, SentimentFilter, has_visible_text, storable_text
+from app.schemas import (
+    ReviewQuery,
+    ReviewSort,
+    SentimentFilter,
+    has_visible_text,
+    storable_text,
+)
 from app.scoring import Scored, store_scores
 from app.sentiment.classifier import Classifier, analyze
 
@@ -149,6 +155,32 @@ def score_review(
     return current_score(session=session, review_id=review.id, version=version)
 
 
+@dataclass(frozen=True)
+class ReviewWriter:
+    """Posts and rewrites reviews within `max_chars`, and scores each one as soon as it is
+    saved (without a model, it waits for the background workers)."""
+
+    session: Session
+    classifier: Classifier | None
+    max_chars: int
+
+    def post(self, *, movie: Movie, user: User, body: str) -> ScoredReview:
+        review = post_review(
+            session=self.session, movie=movie, user=user, body=body, max_chars=self.max_chars
+        )
+        return self._scored(review)
+
+    def edit(self, *, review: Review, user: User, body: str) -> ScoredReview:
+        edit_review(
+            session=self.session, review=review, user=user, body=body, max_chars=self.max_chars
+        )
+        return self._scored(review)
+
+    def _scored(self, review: Review) -> ScoredReview:
+        score = score_review(session=self.session, review=review, classifier=self.classifier)
+        return ScoredReview(review, score)
+
+
 def current_score(*, session: Session, review_id: int, version: str | None) -> ReviewScore | None:
     """The score of a review under `version`, if it has one."""
     if version is None:
@@ -166,9 +198,7 @@ def list_reviews(
     version: str | None,
     movie_id: int | None = None,
     user_id: int | None = None,
-    sort: ReviewSort = ReviewSort.newest,
-    sentiment: SentimentFilter = SentimentFilter.all,
-    page: int = 1,
+    query: ReviewQuery,
     page_size: int = 20,
 ) -> ReviewPage:
     """One page of a movie's or a user's reviews with their score under `version`."""
@@ -180,11 +210,11 @@ def list_reviews(
         stmt = stmt.where(Review.movie_id == movie_id)
     if user_id is not None:
         stmt = stmt.where(Review.user_id == user_id)
-    if sentiment is SentimentFilter.positive:
+    if query.sentiment is SentimentFilter.positive:
         stmt = stmt.where(ReviewScore.is_positive)
-    elif sentiment is SentimentFilter.negative:
+    elif query.sentiment is SentimentFilter.negative:
         stmt = stmt.where(~ReviewScore.is_positive)
-    elif sentiment is SentimentFilter.unscored:
+    elif query.sentiment is SentimentFilter.unscored:
         stmt = stmt.where(ReviewScore.id.is_(None))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     orders: dict[ReviewSort, list[ColumnElement[Any]]] = {
@@ -192,8 +222,8 @@ def list_reviews(
         ReviewSort.most_positive: [ReviewScore.p_positive.desc().nulls_last(), Review.id.asc()],
         ReviewSort.most_negative: [ReviewScore.p_positive.asc().nulls_last(), Review.id.asc()],
     }
-    order = orders[sort]
-    page = max(1, page)
+    order = orders[query.sort]
+    page = max(1, query.page)
     stmt = (
         stmt.order_by(*order)
         .offset((page - 1) * page_size)

@@ -58,6 +58,48 @@ class SentimentFilter(StrEnum):
     unscored = "unscored"
 
 
+PageNumber = Annotated[int, Field(ge=1, le=100_000)]
+
+
+class Paging(BaseModel):
+    """Which page of a listing to show, as a query parameter."""
+
+    page: PageNumber = 1
+
+
+class CatalogQuery(BaseModel):
+    """The catalog's search, genre filter, order and page, as query parameters."""
+
+    q: UserText = Field("", max_length=200)
+    genre: UserText = Field("", max_length=64)
+    sort: CatalogSort = CatalogSort.most_reviewed
+    page: PageNumber = 1
+
+
+class ReviewQuery(BaseModel):
+    """The order, sentiment filter and page of a movie's reviews, as query parameters."""
+
+    sort: ReviewSort = ReviewSort.newest
+    sentiment: SentimentFilter = SentimentFilter.all
+    page: PageNumber = 1
+
+
+class Credentials(BaseModel):
+    """The sign-up and log-in form's fields; `next` is where to go once signed in."""
+
+    username: str = Field("", max_length=64)
+    password: str = Field("", max_length=1024)
+    next: str = Field("/", max_length=2000)
+
+
+class ReviewForm(BaseModel):
+    """The review form's one field. It is capped well above the review limit so that an
+    over-long review gets the service's friendly message rather than a bare validation error;
+    blank ones and text no database can store are the service's to refuse as well."""
+
+    body: str = Field("", max_length=200_000)
+
+
 class ReviewIn(BaseModel):
     # Blank and over-long reviews are the service's to refuse (reviews.validate_body).
     body: UserText

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import reviews, stats
 from app.models import Movie, MovieStats, Review, ReviewScore, User
 from app.movies import search_catalog, stats_for
-from app.schemas import CatalogSort
+from app.schemas import CatalogQuery, CatalogSort
 from app.scoring import score_pending
 from tests.factories import FakeClassifier, make_movie, make_review, make_user
 
@@ -167,11 +167,13 @@ def test_catalog_reads_the_maintained_figures(session: Session) -> None:
     stats.rebuild(session)
     session.commit()
 
-    [row] = search_catalog(session=session, version=None, sort=CatalogSort.most_reviewed).items
+    [row] = search_catalog(
+        session=session, version=None, query=CatalogQuery(sort=CatalogSort.most_reviewed)
+    ).items
     assert row.sentiment.n_reviews == 2
     # A movie's figures come from movie_stats: a row changed behind the services' back shows.
     session.execute(update(MovieStats).values(n_reviews=99))
-    [row] = search_catalog(session=session, version=None).items
+    [row] = search_catalog(session=session, version=None, query=CatalogQuery()).items
     assert row.sentiment.n_reviews == 99
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,24 +23,21 @@ def import_all(
     max_review_chars: int = aclimdb.DEFAULT_MAX_CHARS,
 ) -> list[tuple[str, ImportReport]]:
     """Import aclImdb, MovieLens and OMDb from `data_dir`, downloading what it lacks."""
-    reviews = _from_local_or_url(
+    local_or_url = partial(_from_local_or_url, cache_dir=cache_dir, progress=progress)
+    reviews = local_or_url(
         [data_dir / "aclImdb_v1.tar.gz", data_dir / "aclImdb"],
-        url=aclimdb.OFFICIAL_URL,
-        cache_dir=cache_dir,
-        progress=progress,
-        run=lambda path: aclimdb.import_reviews(
+        aclimdb.OFFICIAL_URL,
+        lambda path: aclimdb.import_reviews(
             session_factory=session_factory,
             source=path,
             progress=progress,
             max_chars=max_review_chars,
         ),
     )
-    details = _from_local_or_url(
+    details = local_or_url(
         [data_dir / "ml-latest-small", data_dir / "ml-latest-small.zip"],
-        url=movielens.OFFICIAL_URL,
-        cache_dir=cache_dir,
-        progress=progress,
-        run=lambda path: movielens.import_movielens(
+        movielens.OFFICIAL_URL,
+        lambda path: movielens.import_movielens(
             session_factory=session_factory, source=path, progress=progress
         ),
     )
@@ -56,12 +54,13 @@ def import_all(
 
 def _from_local_or_url(
     candidates: list[Path],
-    *,
     url: str,
+    run: Callable[[Path], ImportReport],
+    *,
     cache_dir: Path,
     progress: bool,
-    run: Callable[[Path], ImportReport],
 ) -> ImportReport:
+    """`run` on the first of `candidates` that exists, else on `url` downloaded to the cache."""
     local = next((path for path in candidates if path.exists()), None)
     try:
         path = local or sources.resolve(url, cache_dir=cache_dir, progress=progress)

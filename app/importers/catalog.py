@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
 
 from sqlalchemy import String, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -13,6 +17,7 @@ from app.importers.bulk import batched, store_isolating
 from app.importers.report import ImportReport
 from app.models import Movie, MovieGenre
 
+BATCH_SIZE = 500
 _TEXT_FIELDS = ("title", "director", "actors", "runtime", "rated")
 
 
@@ -31,32 +36,56 @@ class MovieFacts:
     genres: tuple[str, ...] = ()
 
 
-def merge_facts(
-    *,
-    session_factory: sessionmaker[Session],
-    facts: Iterable[MovieFacts],
-    overwrite: bool,
-    only_existing: bool,
-    report: ImportReport,
-    batch_size: int = 500,
-) -> None:
-    """Apply `facts` to movies: overwrite, or only fill empty fields; create movies if allowed."""
-    with session_factory() as session:
-        for batch in batched(facts, batch_size):
-            store_isolating(
-                session,
-                batch,
-                lambda records: _merge_batch(
-                    session,
-                    records,
-                    overwrite=overwrite,
-                    only_existing=only_existing,
-                    report=report,
-                ),
-                report=report,
-                location=lambda record: record.location,
-            )
-            session.commit()
+class FactsImporter(ABC):
+    """One dataset's movie facts, merged into the catalog. A source that cannot be read fails
+    the report, after keeping what was merged before; a bad record only rejects itself."""
+
+    overwrite: ClassVar[bool]
+    """Whether the dataset's facts replace what is there, or only fill what is missing."""
+    unreadable: ClassVar[tuple[type[Exception], ...]]
+    """The errors that mean the source itself cannot be read."""
+    unreadable_note: ClassVar[str]
+
+    @abstractmethod
+    def facts(
+        self, source: Path, report: ImportReport, *, progress: bool
+    ) -> AbstractContextManager[Iterable[MovieFacts]]:
+        """The source's facts, open while they are merged; bad records go to `report`."""
+
+    def __call__(
+        self,
+        *,
+        session_factory: sessionmaker[Session],
+        source: Path,
+        only_existing: bool = True,
+        progress: bool = True,
+    ) -> ImportReport:
+        """Apply the facts to movies: overwrite, or only fill empty fields; create movies
+        unless `only_existing`."""
+        report = ImportReport()
+        try:
+            with (
+                self.facts(source, report, progress=progress) as facts,
+                session_factory() as session,
+            ):
+                for batch in batched(facts, BATCH_SIZE):
+                    store_isolating(
+                        session,
+                        batch,
+                        lambda records: _merge_batch(
+                            session,
+                            records,
+                            overwrite=self.overwrite,
+                            only_existing=only_existing,
+                            report=report,
+                        ),
+                        report=report,
+                        location=lambda record: record.location,
+                    )
+                    session.commit()
+        except self.unreadable as exc:
+            report.fail(str(source), f"{self.unreadable_note}: {exc}")
+        return report
 
 
 def _merge_batch(

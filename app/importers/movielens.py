@@ -15,15 +15,14 @@ import io
 import re
 import zipfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from app.importers.catalog import MovieFacts, merge_facts
+from app.importers.catalog import FactsImporter, MovieFacts
 from app.importers.report import ImportReport
 
 OFFICIAL_URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
@@ -49,36 +48,29 @@ class _MissingFile(Exception):
     """A file the dataset must hold is absent; the message says which."""
 
 
-def import_movielens(
-    *,
-    session_factory: sessionmaker[Session],
-    source: Path,
-    only_existing: bool = True,
-    progress: bool = True,
-) -> ImportReport:
-    """Fill missing titles, years and genres of movies from MovieLens, matched by IMDb id."""
-    report = ImportReport()
-    try:
+class _MovieLensImporter(FactsImporter):
+    overwrite = False
+    unreadable = (_MissingFile, zipfile.BadZipFile, OSError, EOFError, zlib.error)
+    unreadable_note = "not a whole MovieLens directory or zip archive"
+
+    @contextmanager
+    def facts(
+        self, source: Path, report: ImportReport, *, progress: bool
+    ) -> Iterator[Iterable[MovieFacts]]:
         with _open_csv(source, "links.csv") as (location, handle):
             links = _read_links(location, handle, report)
         with _open_csv(source, "movies.csv") as (location, handle):
-            facts = tqdm(
+            yield tqdm(
                 _iter_movies(location, handle, links, report),
                 total=len(links),
                 unit="movie",
                 desc="MovieLens",
                 disable=not progress,
             )
-            merge_facts(
-                session_factory=session_factory,
-                facts=facts,
-                overwrite=False,
-                only_existing=only_existing,
-                report=report,
-            )
-    except (_MissingFile, zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
-        report.fail(str(source), f"not a whole MovieLens directory or zip archive: {exc}")
-    return report
+
+
+import_movielens = _MovieLensImporter()
+"""Fill missing titles, years and genres of movies from MovieLens, matched by IMDb id."""
 
 
 def split_title(published: str) -> tuple[str, int | None]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from app.importers.catalog import MovieFacts, merge_facts
+from app.importers.catalog import FactsImporter, MovieFacts
 from app.importers.report import ImportReport
 
 _IMDB_ID = re.compile(r"tt\d{7,10}")
@@ -28,28 +28,22 @@ _DUPLICATE_TITLE = "#DUPE#"
 _YEAR = re.compile(r"\d{4}")  # "1995", or the start of a series' "1995–1998" / "1995–"
 
 
-def import_omdb(
-    *,
-    session_factory: sessionmaker[Session],
-    source: Path,
-    only_existing: bool = True,
-    progress: bool = True,
-) -> ImportReport:
-    """Overwrite titles, years and genres and fill credits of movies from OMDb records."""
-    report = ImportReport()
-    try:
+class _OmdbImporter(FactsImporter):
+    overwrite = True
+    unreadable = (OSError,)
+    unreadable_note = "cannot read"
+
+    @contextmanager
+    def facts(
+        self, source: Path, report: ImportReport, *, progress: bool
+    ) -> Iterator[Iterable[MovieFacts]]:
         with open(source, "rb") as handle:
             lines = tqdm(handle, unit="title", desc="OMDb", disable=not progress)
-            merge_facts(
-                session_factory=session_factory,
-                facts=_iter_facts(str(source), lines, report),
-                overwrite=True,
-                only_existing=only_existing,
-                report=report,
-            )
-    except OSError as exc:
-        report.fail(str(source), f"cannot read: {exc}")
-    return report
+            yield _iter_facts(str(source), lines, report)
+
+
+import_omdb = _OmdbImporter()
+"""Overwrite titles, years and genres and fill credits of movies from OMDb records."""
 
 
 def _iter_facts(

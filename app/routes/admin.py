@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import Form, HTTPException, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -16,15 +16,13 @@ from app.deps import (
     ModelVersion,
     ReviewDep,
     SessionDep,
-    get_optional_user,
 )
 from app.lifecycle.versions import PromotionRunner
+from app.routes import page_router
 from app.schemas import UserText
 from app.templating import is_htmx, render
 
-router = APIRouter(
-    prefix="/admin", dependencies=[Depends(get_optional_user)], include_in_schema=False
-)
+router = page_router("/admin")
 
 
 def _queue_context(session: SessionDep, version: str | None) -> dict[str, object]:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Form, HTTPException, Request, Response, status
 from sqlalchemy.orm import Session
 
 from app import credentials, movies, reviews, scoring, users
 from app.deps import (
     ApiUser,
+    CatalogQueryDep,
     ClassifierDep,
     ClientIp,
     ModelVersion,
     MovieDep,
     OptionalApiUser,
     ReviewDep,
+    ReviewQueryDep,
+    ReviewWriterDep,
     RowId,
     SessionDep,
     SettingsDep,
@@ -23,17 +26,15 @@ from app.deps import (
     UserSessionDep,
 )
 from app.models import Review
+from app.routes import found_or_404
 from app.schemas import (
     ApiTokenPublic,
-    CatalogSort,
     MovieDetail,
     MovieSummary,
     Page,
     Problem,
     ReviewIn,
     ReviewPublic,
-    ReviewSort,
-    SentimentFilter,
     SentimentRequest,
     SentimentResult,
     StatusPublic,
@@ -72,9 +73,6 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     return documented
 
 
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-
-
 def _scored(session: Session, review: Review, version: str | None) -> ReviewPublic:
     score = reviews.current_score(session=session, review_id=review.id, version=version)
     return ReviewPublic.model_validate(reviews.ScoredReview(review, score))
@@ -85,20 +83,11 @@ def list_movies(
     session: SessionDep,
     settings: SettingsDep,
     version: ModelVersion,
-    q: Annotated[UserText, Query(max_length=200)] = "",
-    genre: Annotated[UserText, Query(max_length=64)] = "",
-    sort: CatalogSort = CatalogSort.most_reviewed,
-    page: PageNumber = 1,
+    query: CatalogQueryDep,
 ) -> Page[MovieSummary]:
     """Search and list the movies that have reviews, with their sentiment."""
     result = movies.search_catalog(
-        session=session,
-        version=version,
-        query=q,
-        genre=genre,
-        sort=sort,
-        page=page,
-        page_size=settings.page_size,
+        session=session, version=version, query=query, page_size=settings.page_size
     )
     return Page[MovieSummary].model_validate(result)
 
@@ -117,19 +106,10 @@ def movie_reviews(
     session: SessionDep,
     movie: MovieDep,
     version: ModelVersion,
-    sort: ReviewSort = ReviewSort.newest,
-    sentiment: SentimentFilter = SentimentFilter.all,
-    page: PageNumber = 1,
+    query: ReviewQueryDep,
 ) -> Page[ReviewPublic]:
     """A movie's reviews with their current score."""
-    listing = reviews.list_reviews(
-        session=session,
-        version=version,
-        movie_id=movie.id,
-        sort=sort,
-        sentiment=sentiment,
-        page=page,
-    )
+    listing = reviews.list_reviews(session=session, version=version, movie_id=movie.id, query=query)
     return Page[ReviewPublic].model_validate(listing)
 
 
@@ -146,24 +126,10 @@ def get_review(session: SessionDep, review: ReviewDep, version: ModelVersion) ->
     responses=errors(400, 401, 403, 404, 422, 429),
 )
 def post_review(
-    session: SessionDep,
-    settings: SettingsDep,
-    classifier: ClassifierDep,
-    version: ModelVersion,
-    movie: MovieDep,
-    user: ApiUser,
-    payload: ReviewIn,
+    writer: ReviewWriterDep, movie: MovieDep, user: ApiUser, payload: ReviewIn
 ) -> ReviewPublic:
     """Post a review; it is saved, then scored."""
-    review = reviews.post_review(
-        session=session,
-        movie=movie,
-        user=user,
-        body=payload.body,
-        max_chars=settings.max_review_chars,
-    )
-    reviews.score_review(session=session, review=review, classifier=classifier)
-    return _scored(session, review, version)
+    return ReviewPublic.model_validate(writer.post(movie=movie, user=user, body=payload.body))
 
 
 @router.patch(
@@ -172,24 +138,10 @@ def post_review(
     responses=errors(400, 401, 403, 404, 409, 422),
 )
 def edit_review(
-    session: SessionDep,
-    settings: SettingsDep,
-    classifier: ClassifierDep,
-    version: ModelVersion,
-    review: ReviewDep,
-    user: ApiUser,
-    payload: ReviewIn,
+    writer: ReviewWriterDep, review: ReviewDep, user: ApiUser, payload: ReviewIn
 ) -> ReviewPublic:
     """Rewrite your own review; it is scored again."""
-    reviews.edit_review(
-        session=session,
-        review=review,
-        user=user,
-        body=payload.body,
-        max_chars=settings.max_review_chars,
-    )
-    reviews.score_review(session=session, review=review, classifier=classifier)
-    return _scored(session, review, version)
+    return ReviewPublic.model_validate(writer.edit(review=review, user=user, body=payload.body))
 
 
 @router.delete(
@@ -278,8 +230,7 @@ def revoke_token(
     token_id: RowId,
 ) -> Response:
     """Revoke one of your API tokens; it is refused from then on."""
-    if not credentials.revoke_token(session=session, user=user, token_id=token_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "You have no such token.")
+    found_or_404(credentials.revoke_token(session=session, user=user, token_id=token_id), "token")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlparse
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
@@ -17,21 +18,27 @@ from app.deps import (
     SettingsDep,
     ThrottleDep,
     UserSessionDep,
-    get_optional_user,
 )
-from app.models import User, UserSession
+from app.models import User
+from app.routes import page_router
+from app.schemas import Credentials
 from app.security import SESSION_KEY
 from app.templating import render
 from app.throttle import Throttled
 
-router = APIRouter(dependencies=[Depends(get_optional_user)], include_in_schema=False)
+router = page_router()
 
-Username = Annotated[str, Form(max_length=64)]
-Password = Annotated[str, Form(max_length=1024)]
-Next = Annotated[str, Form(max_length=2000)]
 
-LOGIN_PARTIALS = {"login-form": "_login_form.html"}
-SIGNUP_PARTIALS = {"signup-form": "_signup_form.html"}
+@dataclass(frozen=True)
+class FormPage:
+    """A sign-in form's page, and the partial htmx asks for by its target."""
+
+    template: str
+    partials: dict[str, str]
+
+
+LOGIN = FormPage("login.html", {"login-form": "_login_form.html"})
+SIGNUP = FormPage("signup.html", {"signup-form": "_signup_form.html"})
 
 
 def _safe_next(target: str) -> str:
@@ -42,50 +49,9 @@ def _safe_next(target: str) -> str:
     return target
 
 
-def _signed_in(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    previous: UserSession | None,
-    user: User,
-    target: str,
-) -> Response:
-    # A fresh session, cookie and CSRF token on sign-in, so a token planted before it is
-    # useless; the browser's previous session, if any, ends.
-    if previous is not None:
-        credentials.end_session(session=session, user=previous.user, session_id=previous.id)
-    request.session.clear()
-    request.session[SESSION_KEY] = credentials.start_session(
-        session=session,
-        user=user,
-        user_agent=request.headers.get("user-agent", ""),
-        max_age=settings.session_max_age,
-    )
-    return RedirectResponse(_safe_next(target), status_code=303)
-
-
-def _refused(
-    request: Request, page: str, partials: dict[str, str], next: str, username: str, exc: Exception
-) -> Response:
-    """The form again, saying why it was refused: 429 (with Retry-After) over a throttle, else
-    422 for input it cannot take."""
-    throttled = isinstance(exc, Throttled)
-    return _form(
-        request,
-        page,
-        partials,
-        next=next,
-        username=username,
-        error=str(exc),
-        status_code=429 if throttled else 422,
-        headers=exc.headers if isinstance(exc, Throttled) else None,
-    )
-
-
 def _form(
     request: Request,
-    page: str,
-    partials: dict[str, str],
+    page: FormPage,
     *,
     next: str,
     username: str,
@@ -96,70 +62,112 @@ def _form(
     """The form page (or, for htmx, the form alone), with an error and its status if any."""
     context: dict[str, Any] = {"next": _safe_next(next), "error": error, "username": username}
     return render(
-        request, page, context, partials=partials, status_code=status_code, headers=headers
+        request,
+        page.template,
+        context,
+        partials=page.partials,
+        status_code=status_code,
+        headers=headers,
     )
+
+
+@dataclass(frozen=True)
+class SignInAttempt:
+    """A posted sign-up or log-in form, and the two ways to answer it: the form again with
+    what was wrong, or this browser signed in and sent on to `next`."""
+
+    request: Request
+    session: SessionDep
+    settings: SettingsDep
+    previous: UserSessionDep
+    form: Annotated[Credentials, Form()]
+
+    def refused(
+        self,
+        page: FormPage,
+        error: str,
+        *,
+        status_code: int = 422,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """The form again, with the username typed and why it was refused."""
+        return _form(
+            self.request,
+            page,
+            next=self.form.next,
+            username=self.form.username,
+            error=error,
+            status_code=status_code,
+            headers=headers,
+        )
+
+    def failed(self, page: FormPage, exc: Exception) -> Response:
+        """Refused over `exc`: 429 (with Retry-After) over a throttle, else 422 for input it
+        cannot take."""
+        if isinstance(exc, Throttled):
+            return self.refused(page, str(exc), status_code=429, headers=exc.headers)
+        return self.refused(page, str(exc))
+
+    def signed_in(self, user: User) -> Response:
+        """Sign `user` in on this browser and send it on to `next`."""
+        # A fresh session, cookie and CSRF token on sign-in, so a token planted before it is
+        # useless; the browser's previous session, if any, ends.
+        if self.previous is not None:
+            credentials.end_session(
+                session=self.session, user=self.previous.user, session_id=self.previous.id
+            )
+        self.request.session.clear()
+        self.request.session[SESSION_KEY] = credentials.start_session(
+            session=self.session,
+            user=user,
+            user_agent=self.request.headers.get("user-agent", ""),
+            max_age=self.settings.session_max_age,
+        )
+        return RedirectResponse(_safe_next(self.form.next), status_code=303)
+
+
+SignInDep = Annotated[SignInAttempt, Depends()]
 
 
 @router.get("/signup")
 def signup_form(request: Request, next: str = "/") -> Response:
-    return _form(request, "signup.html", SIGNUP_PARTIALS, next=next, username="")
-
-
-@router.post("/signup", dependencies=[CsrfChecked])
-def signup(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    throttle: ThrottleDep,
-    ip: ClientIp,
-    previous: UserSessionDep,
-    username: Username = "",
-    password: Password = "",
-    next: Next = "/",
-) -> Response:
-    try:
-        throttle.sign_up(ip=ip)
-        user = users.sign_up(session=session, username=username, password=password)
-    except (Throttled, users.SignupError) as exc:
-        return _refused(request, "signup.html", SIGNUP_PARTIALS, next, username, exc)
-    return _signed_in(request, session, settings, previous, user, next)
+    return _form(request, SIGNUP, next=next, username="")
 
 
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> Response:
-    return _form(request, "login.html", LOGIN_PARTIALS, next=next, username="")
+    return _form(request, LOGIN, next=next, username="")
+
+
+@router.post("/signup", dependencies=[CsrfChecked])
+def signup(attempt: SignInDep, throttle: ThrottleDep, ip: ClientIp) -> Response:
+    form = attempt.form
+    try:
+        throttle.sign_up(ip=ip)
+        user = users.sign_up(
+            session=attempt.session, username=form.username, password=form.password
+        )
+    except (Throttled, users.SignupError) as exc:
+        return attempt.failed(SIGNUP, exc)
+    return attempt.signed_in(user)
 
 
 @router.post("/login", dependencies=[CsrfChecked])
-def login(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    throttle: ThrottleDep,
-    ip: ClientIp,
-    previous: UserSessionDep,
-    username: Username = "",
-    password: Password = "",
-    next: Next = "/",
-) -> Response:
+def login(attempt: SignInDep, throttle: ThrottleDep, ip: ClientIp) -> Response:
+    form = attempt.form
     try:
         user = users.log_in(
-            session=session, throttle=throttle, ip=ip, username=username, password=password
+            session=attempt.session,
+            throttle=throttle,
+            ip=ip,
+            username=form.username,
+            password=form.password,
         )
     except (Throttled, users.LoginError) as exc:
-        return _refused(request, "login.html", LOGIN_PARTIALS, next, username, exc)
+        return attempt.failed(LOGIN, exc)
     if user is None:
-        error = "Wrong username or password."
-        return _form(
-            request,
-            "login.html",
-            LOGIN_PARTIALS,
-            next=next,
-            username=username,
-            error=error,
-            status_code=401,
-        )
-    return _signed_in(request, session, settings, previous, user, next)
+        return attempt.refused(LOGIN, "Wrong username or password.", status_code=401)
+    return attempt.signed_in(user)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])

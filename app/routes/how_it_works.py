@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from starlette.responses import Response
 
 from app import accuracy, scoring
-from app.deps import ModelVersion, SessionDep, SettingsDep, get_optional_user
+from app.deps import ModelVersion, SessionDep, SettingsDep
 from app.lifecycle import comparison
+from app.routes import page_router
 from app.schemas import UserText
 from app.sentiment import learning_curve, registry
 from app.sentiment.calibration import Calibration
 from app.templating import render
 
-router = APIRouter(dependencies=[Depends(get_optional_user)], include_in_schema=False)
+router = page_router()
 
 VersionName = Annotated[UserText, Query(max_length=128)]
 

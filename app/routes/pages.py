@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import HTTPException, Query, Request
 from starlette.responses import Response
 
 from app import labeling, movies, reviews, scoring
 from app.deps import (
+    CatalogQueryDep,
     ModelVersion,
     MovieDep,
     OptionalUser,
+    PagingDep,
     ReviewDep,
+    ReviewQueryDep,
     SessionDep,
     SettingsDep,
-    get_optional_user,
 )
-from app.schemas import CatalogSort, ReviewSort, SentimentFilter, UserText
+from app.routes import page_router
+from app.schemas import CatalogSort, ReviewQuery, ReviewSort, SentimentFilter, UserText
 from app.templating import render
 from app.users import find_user
 
-router = APIRouter(dependencies=[Depends(get_optional_user)], include_in_schema=False)
-
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
-SearchText = Annotated[UserText, Query(max_length=200)]
+router = page_router()
 
 
 @router.get("/")
@@ -33,24 +33,15 @@ def catalog(
     session: SessionDep,
     settings: SettingsDep,
     version: ModelVersion,
-    q: SearchText = "",
-    genre: Annotated[UserText, Query(max_length=64)] = "",
-    sort: CatalogSort = CatalogSort.most_reviewed,
-    page: PageNumber = 1,
+    query: CatalogQueryDep,
 ) -> Response:
     results = movies.search_catalog(
-        session=session,
-        version=version,
-        query=q,
-        genre=genre,
-        sort=sort,
-        page=page,
-        page_size=settings.page_size,
+        session=session, version=version, query=query, page_size=settings.page_size
     )
     context = {
         "results": results,
         "genres": movies.genres_in_catalog(session=session),
-        "filters": {"q": q, "genre": genre, "sort": sort.value},
+        "filters": {"q": query.q, "genre": query.genre, "sort": query.sort.value},
         "sorts": CatalogSort,
     }
     return render(request, "catalog.html", context, partials={"catalog": "_catalog.html"})
@@ -63,19 +54,10 @@ def movie_page(
     user: OptionalUser,
     movie: MovieDep,
     version: ModelVersion,
-    sort: ReviewSort = ReviewSort.newest,
-    sentiment: SentimentFilter = SentimentFilter.all,
-    page: PageNumber = 1,
+    query: ReviewQueryDep,
     accuracy_mode: Annotated[bool, Query(alias="accuracy")] = False,
 ) -> Response:
-    listing = reviews.list_reviews(
-        session=session,
-        version=version,
-        movie_id=movie.id,
-        sort=sort,
-        sentiment=sentiment,
-        page=page,
-    )
+    listing = reviews.list_reviews(session=session, version=version, movie_id=movie.id, query=query)
     overview = movies.movie_overview(session=session, movie=movie, version=version)
     if version is not None:
         scoring.put_first_if_unscored(
@@ -86,8 +68,8 @@ def movie_page(
         "movie": movie,
         "listing": listing,
         "review_filters": {
-            "sort": sort.value,
-            "sentiment": sentiment.value,
+            "sort": query.sort.value,
+            "sentiment": query.sentiment.value,
             "accuracy": "1" if accuracy_mode else "",
         },
         "accuracy_mode": accuracy_mode,
@@ -117,12 +99,13 @@ def user_page(
     session: SessionDep,
     username: UserText,
     version: ModelVersion,
-    page: PageNumber = 1,
+    paging: PagingDep,
 ) -> Response:
     user = find_user(session=session, username=username)
     if user is None:
         raise HTTPException(404, f"There is no user called {username!r}.")
-    listing = reviews.list_reviews(session=session, version=version, user_id=user.id, page=page)
+    query = ReviewQuery(page=paging.page)
+    listing = reviews.list_reviews(session=session, version=version, user_id=user.id, query=query)
     context = {"profile": user, "listing": listing}
     return render(request, "user.html", context, partials={"reviews": "_user_reviews.html"})
 

@@ -2,100 +2,101 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import RedirectResponse
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from app import labeling, movies, reviews
 from app.deps import (
-    ClassifierDep,
     CsrfChecked,
     CurrentUser,
     ModelVersion,
     MovieDep,
     ReviewDep,
+    ReviewFormDep,
+    ReviewWriterDep,
     SessionDep,
-    SettingsDep,
 )
 from app.models import Movie, Review
-from app.sentiment.classifier import Classifier
 from app.templating import is_htmx, render
 
 router = APIRouter(dependencies=[CsrfChecked], include_in_schema=False)
 
-# The form field is capped well above the review limit so that an over-long review gets the
-# friendly message from the service rather than a bare validation error.
-ReviewBody = Annotated[str, Form(max_length=200_000)]
+
+def _back_to(review: Review) -> Response:
+    """A plain form's answer: the review, on its movie's page."""
+    return RedirectResponse(f"/movies/{review.movie_id}#review-{review.id}", status_code=303)
 
 
-def _summary_context(session: SessionDep, movie: Movie, version: str | None) -> dict[str, object]:
-    return {"overview": movies.movie_overview(session=session, movie=movie, version=version)}
+@dataclass(frozen=True)
+class Reply:
+    """How a review form is answered: htmx gets the partial that changed (with the movie's new
+    figures where they changed), a plain form a redirect back to the movie's page."""
+
+    request: Request
+    session: SessionDep
+    version: ModelVersion
+
+    def saved(self, scored: reviews.ScoredReview, *, status_code: int) -> Response:
+        review = scored.review
+        if not is_htmx(self.request):
+            return _back_to(review)
+        context = {
+            "item": scored,
+            "movie": review.movie,
+            "oob_summary": True,
+            **self._summary(review.movie),
+        }
+        return render(self.request, "_review.html", context, status_code=status_code)
+
+    def flagged(self, scored: reviews.ScoredReview) -> Response:
+        if not is_htmx(self.request):
+            return _back_to(scored.review)
+        context = {"item": scored, "flagged": {scored.review.id}}
+        return render(self.request, "_review.html", context)
+
+    def deleted(self, movie: Movie) -> Response:
+        if not is_htmx(self.request):
+            return RedirectResponse(f"/movies/{movie.id}", status_code=303)
+        context = {"movie": movie, **self._summary(movie)}
+        return render(self.request, "_review_deleted.html", context)
+
+    def _summary(self, movie: Movie) -> dict[str, object]:
+        overview = movies.movie_overview(session=self.session, movie=movie, version=self.version)
+        return {"overview": overview}
 
 
-def _scored(
-    request: Request,
-    session: Session,
-    classifier: Classifier | None,
-    version: str | None,
-    review: Review,
-    *,
-    status_code: int,
-) -> Response:
-    """Score a just-saved review; htmx gets it with the movie's new figures, forms a redirect."""
-    score = reviews.score_review(session=session, review=review, classifier=classifier)
-    if not is_htmx(request):
-        return RedirectResponse(f"/movies/{review.movie_id}#review-{review.id}", status_code=303)
-    context = {
-        "item": reviews.ScoredReview(review, score),
-        "movie": review.movie,
-        "oob_summary": True,
-        **_summary_context(session, review.movie, version),
-    }
-    return render(request, "_review.html", context, status_code=status_code)
+ReplyDep = Annotated[Reply, Depends()]
 
 
 @router.post("/movies/{movie_id}/reviews")
 def post_review(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    classifier: ClassifierDep,
-    version: ModelVersion,
+    reply: ReplyDep,
+    writer: ReviewWriterDep,
     movie: MovieDep,
     user: CurrentUser,
-    body: ReviewBody = "",
+    form: ReviewFormDep,
 ) -> Response:
     try:
-        review = reviews.post_review(
-            session=session, movie=movie, user=user, body=body, max_chars=settings.max_review_chars
-        )
+        scored = writer.post(movie=movie, user=user, body=form.body)
     except reviews.ReviewError as exc:
-        context = {"movie": movie, "draft": body, "error": str(exc)}
+        context = {"movie": movie, "draft": form.body, "error": str(exc)}
         headers = {"HX-Retarget": "#review-form", "HX-Reswap": "outerHTML"}
-        return render(request, "_review_form.html", context, status_code=422, headers=headers)
-    return _scored(request, session, classifier, version, review, status_code=201)
+        return render(reply.request, "_review_form.html", context, status_code=422, headers=headers)
+    return reply.saved(scored, status_code=201)
 
 
 @router.post("/reviews/{review_id}/feedback")
-def flag_wrong(
-    request: Request,
-    session: SessionDep,
-    version: ModelVersion,
-    review: ReviewDep,
-    user: CurrentUser,
-) -> Response:
+def flag_wrong(reply: ReplyDep, review: ReviewDep, user: CurrentUser) -> Response:
     """A reader says the model's verdict on this review is wrong."""
-    score = reviews.current_score(session=session, review_id=review.id, version=version)
+    score = reviews.current_score(session=reply.session, review_id=review.id, version=reply.version)
     if score is None:
         raise HTTPException(409, "This review has no sentiment to dispute yet.")
-    labeling.flag_wrong(session=session, review=review, user=user, score=score)
-    if not is_htmx(request):
-        return RedirectResponse(f"/movies/{review.movie_id}#review-{review.id}", status_code=303)
-    context = {"item": reviews.ScoredReview(review, score), "flagged": {review.id}}
-    return render(request, "_review.html", context)
+    labeling.flag_wrong(session=reply.session, review=review, user=user, score=score)
+    return reply.flagged(reviews.ScoredReview(review, score))
 
 
 @router.get("/reviews/{review_id}/edit")
@@ -109,40 +110,22 @@ def edit_form(request: Request, review: ReviewDep, user: CurrentUser) -> Respons
 
 @router.post("/reviews/{review_id}/edit")
 def edit_review(
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    classifier: ClassifierDep,
-    version: ModelVersion,
+    reply: ReplyDep,
+    writer: ReviewWriterDep,
     review: ReviewDep,
     user: CurrentUser,
-    body: ReviewBody = "",
+    form: ReviewFormDep,
 ) -> Response:
     try:
-        reviews.edit_review(
-            session=session,
-            review=review,
-            user=user,
-            body=body,
-            max_chars=settings.max_review_chars,
-        )
+        scored = writer.edit(review=review, user=user, body=form.body)
     except reviews.ReviewError as exc:
-        context = {"review": review, "draft": body, "error": str(exc)}
-        return render(request, "_review_edit.html", context, status_code=422)
-    return _scored(request, session, classifier, version, review, status_code=200)
+        context = {"review": review, "draft": form.body, "error": str(exc)}
+        return render(reply.request, "_review_edit.html", context, status_code=422)
+    return reply.saved(scored, status_code=200)
 
 
 @router.post("/reviews/{review_id}/delete")
-def delete_review(
-    request: Request,
-    session: SessionDep,
-    version: ModelVersion,
-    review: ReviewDep,
-    user: CurrentUser,
-) -> Response:
+def delete_review(reply: ReplyDep, review: ReviewDep, user: CurrentUser) -> Response:
     movie = review.movie
-    reviews.delete_review(session=session, review=review, user=user)
-    if not is_htmx(request):
-        return RedirectResponse(f"/movies/{movie.id}", status_code=303)
-    context = {"movie": movie, **_summary_context(session, movie, version)}
-    return render(request, "_review_deleted.html", context)
+    reviews.delete_review(session=reply.session, review=review, user=user)
+    return reply.deleted(movie)
