@@ -257,15 +257,7 @@ def train(
     if n_train + len(extra) < 2:
         raise click.ClickException("nothing to train on: ask for -n labels or label some reviews")
     args = TrainingArguments(seed=seed, epochs=epochs, head_init=head_init, device=settings.device)
-    request = TrainRequest(
-        n_train=n_train,
-        n_eval=n_eval,
-        kind=kind,
-        args=args,
-        name=name,
-        extra_examples=extra,
-        recipe=recipe,
-    )
+    request = TrainRequest(n_train, n_eval, kind, args, name, extra_examples=extra, recipe=recipe)
     with _data_errors(settings):
         outcome = train_and_promote(
             settings=settings, session_factory=factory, request=request, promote_if_better=promote
