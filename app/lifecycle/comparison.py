@@ -17,6 +17,8 @@ class UnscoredVersions(LookupError):
 
 @dataclass(frozen=True)
 class Disagreement:
+    """A review two versions read differently: each one's probability that it is positive."""
+
     review: Review
     p_a: float
     p_b: float
@@ -24,6 +26,9 @@ class Disagreement:
 
 @dataclass(frozen=True)
 class Comparison:
+    """Two versions on the reviews both scored: how often they agree, how each does on IMDb's
+    labels, and where they disagree most."""
+
     version_a: str
     version_b: str
     n_both: int  # reviews both versions scored
