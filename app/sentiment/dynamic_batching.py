@@ -83,7 +83,7 @@ class DynamicBatcher:
         self.waits = 0
         """Passes for which the thread waited for more requests (bursts only)."""
         self._queue: deque[_Request] = deque()
-        self._lock = threading.Condition()
+        self._condition = threading.Condition()
         self._closed = False
         self._burst = False
         self._seconds_per_text: float | None = None
@@ -100,19 +100,19 @@ class DynamicBatcher:
     @property
     def pending(self) -> int:
         """Requests waiting in the queue (not those being scored)."""
-        with self._lock:
+        with self._condition:
             return len(self._queue)
 
     def close(self, *, drain: bool = False, timeout: float | None = None) -> None:
         """Refuse new requests. Queued ones are scored first with `drain`, else they fail
         with BatcherClosed at once; the pass in flight is finished either way. Waits up to
         `timeout` seconds for the thread (None: not at all)."""
-        with self._lock:
+        with self._condition:
             self._closed = True
             abandoned = [] if drain else list(self._queue)
             if not drain:
                 self._queue.clear()
-            self._lock.notify_all()
+            self._condition.notify_all()
             thread = self._thread
         for request in abandoned:
             request.finish(error=self._closed_error())
@@ -123,7 +123,7 @@ class DynamicBatcher:
         if not texts:
             return []
         request = _Request(kind, list(texts))
-        with self._lock:
+        with self._condition:
             if self._closed:
                 raise self._closed_error()
             if len(self._queue) >= self.queue_size:
@@ -139,7 +139,7 @@ class DynamicBatcher:
                     target=self._run, name=f"batcher-{self.version}", daemon=True
                 )
                 self._thread.start()
-            self._lock.notify_all()
+            self._condition.notify_all()
         request.done.wait()
         if request.error is not None:
             raise request.error
@@ -156,22 +156,24 @@ class DynamicBatcher:
         return max(1, math.ceil(queued * (self._seconds_per_text or 0.0)))
 
     def _run(self) -> None:
+        batch: list[_Request] | None = None
         try:
             while (batch := self._next_batch()) is not None:
                 self._score(batch)
         finally:  # never leave a caller waiting, even if this thread dies of a bug
-            with self._lock:
+            with self._condition:
                 self._closed = True
-                abandoned = list(self._queue)
+                abandoned = [*(batch or []), *self._queue]
                 self._queue.clear()
             for request in abandoned:
-                request.finish(error=self._closed_error())
+                if not request.done.is_set():
+                    request.finish(error=self._closed_error())
 
     def _next_batch(self) -> list[_Request] | None:
         """The oldest request and what can join it; None once closed and empty."""
-        with self._lock:
+        with self._condition:
             while not self._queue and not self._closed:
-                self._lock.wait()
+                self._condition.wait()
             if not self._queue:
                 return None
             batch = self._take([])
@@ -182,7 +184,7 @@ class DynamicBatcher:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         break
-                    self._lock.wait(remaining)
+                    self._condition.wait(remaining)
                     batch = self._take(batch)
             return batch
 
@@ -219,7 +221,7 @@ class DynamicBatcher:
                     self._score([request])
             return
         finally:
-            with self._lock:
+            with self._condition:
                 # Requests that arrived during this pass mean a burst: gather before the next.
                 self._burst = bool(self._queue)
         elapsed = time.perf_counter() - started
