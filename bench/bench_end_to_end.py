@@ -27,7 +27,12 @@ import time
 from pathlib import Path
 
 import torch
-from bench_load import DEFAULT_POSTGRES, models_dir_serving, temporary_database
+from bench_load import (
+    DEFAULT_POSTGRES,
+    aclimdb_archive,
+    models_dir_serving,
+    temporary_database,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 # This checkout's app, even where the environment has another copy of the project installed.
@@ -51,9 +56,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="reviews per claim")
     args = parser.parse_args()
     settings = Settings()
-    archive = settings.data_dir / "aclImdb_v1.tar.gz"
-    if not archive.exists():
-        sys.exit(f"no aclImdb archive at {archive}: set TEXTFLIX_DATA_DIR to its folder")
+    archive = aclimdb_archive(settings)
     models_dir = models_dir_serving(args.model, settings)
     assert models_dir is not None
 

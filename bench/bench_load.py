@@ -75,9 +75,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings()
-    archive = settings.data_dir / "aclImdb_v1.tar.gz"
-    if not archive.exists():
-        sys.exit(f"no aclImdb archive at {archive}: set TEXTFLIX_DATA_DIR to its folder")
+    archive = aclimdb_archive(settings)
     models_dir = models_dir_serving(args.model, settings)
     model = current_model_dir(models_dir) if models_dir else None
     version = model.name if model else "bench-no-model"
@@ -111,6 +109,14 @@ def main() -> None:
                     host, env, users, args.seconds, Path(workdir), pages_only=args.pages_only
                 )
         _print_table(rows)
+
+
+def aclimdb_archive(settings: Settings) -> Path:
+    """The aclImdb archive in the data folder; exits saying where it looked if there is none."""
+    archive: Path = settings.data_dir / "aclImdb_v1.tar.gz"
+    if not archive.exists():
+        sys.exit(f"no aclImdb archive at {archive}: set TEXTFLIX_DATA_DIR to its folder")
+    return archive
 
 
 def _counts(users: str) -> list[int]:
