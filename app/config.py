@@ -84,6 +84,30 @@ class Settings(BaseSettings):
         description="How long a worker's claim on a batch lasts; after that (its worker died or "
         "stalled) another worker may take the batch over.",
     )
+    dynamic_batching: bool = Field(
+        default=True,
+        description="Run concurrent posts, edits and /api/sentiment calls through one batching "
+        "thread that scores them together (false: each request runs the model itself); see "
+        "the batch_* settings below.",
+    )
+    batch_max_wait_ms: float = Field(
+        default=5.0,
+        ge=0,
+        le=1000,
+        description="During a burst, how long the batching thread waits for more requests to "
+        "join a pass; a request that finds it idle never waits.",
+    )
+    batch_queue_size: int = Field(
+        default=64,
+        ge=1,
+        le=100_000,
+        description="Requests that may wait for the model; more are answered 503 with "
+        "Retry-After (a review posted meanwhile is saved, and scored by the background "
+        "worker).",
+    )
+    batch_max_texts: int = Field(
+        default=32, ge=1, le=4096, description="Most texts scored together in one batched pass."
+    )
     max_review_chars: int = Field(default=10_000, ge=100)
     max_title_chars: int = Field(default=200, ge=10)
     page_size: int = Field(default=24, ge=1, le=200)

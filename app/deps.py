@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app import credentials, reviews
 from app.config import Settings
 from app.db import Base, is_row_id
-from app.lifecycle.serving import ModelHolder
+from app.lifecycle.serving import InteractiveModels
 from app.models import Movie, Review, User, UserSession
 from app.schemas import CatalogQuery, Paging, ReviewForm, ReviewQuery
 from app.security import CSRF_FORM_FIELD, CSRF_HEADER, SESSION_KEY, csrf_valid
@@ -36,7 +36,8 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_classifier(request: Request) -> Classifier | None:
-    models: ModelHolder = request.app.state.models
+    """The current model, behind the dynamic batcher when it is on."""
+    models: InteractiveModels = request.app.state.interactive
     return models.get()
 
 

@@ -24,13 +24,14 @@ from app.db import make_engine, make_session_factory
 from app.deps import LoginRequired
 from app.headers import AllowedMethods, SecurityHeaders
 from app.lifecycle.comparison import UnscoredVersions
-from app.lifecycle.serving import NO_MODEL, ModelHolder, load_current
+from app.lifecycle.serving import NO_MODEL, InteractiveModels, ModelHolder, load_current
 from app.lifecycle.versions import PromotionRunner
 from app.limits import BodySizeLimit
 from app.reviews import NotAllowed, ReviewError, ReviewGone
 from app.routes import account, admin, api, auth, health, how_it_works, pages, reviews
 from app.scoring import ScoringWorker
 from app.sentiment.classifier import Classifier
+from app.sentiment.dynamic_batching import Unavailable
 from app.sentiment.registry import ModelNotFoundError
 from app.templating import is_htmx, make_templates
 from app.throttle import Throttle, Throttled
@@ -74,6 +75,8 @@ def create_app(
             )
             worker.start()
         yield
+        # Requests still queued for the model get a 503 now; the pass in flight finishes.
+        app.state.interactive.close(timeout=SHUTDOWN_GRACE_SECONDS)
         # Both finish their batch in flight or hand it back, so a stop never waits long.
         app.state.promotions.request_stop()
         if worker is not None:
@@ -97,6 +100,7 @@ def create_app(
         app.state.models = ModelHolder(
             loader=lambda: load_current(settings), marker=settings.models_dir / "CURRENT"
         )
+    app.state.interactive = InteractiveModels(app.state.models, settings=settings)
     app.state.promotions = PromotionRunner(
         settings=settings, session_factory=app.state.session_factory
     )
@@ -145,6 +149,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Throttled)
     async def throttled(request: Request, exc: Throttled) -> Response:
         return await _error(request, HTTPException(429, str(exc), headers=exc.headers))
+
+    @app.exception_handler(Unavailable)
+    async def model_unavailable(request: Request, exc: Unavailable) -> Response:
+        headers = {"Retry-After": str(exc.retry_after)}
+        return await _error(request, HTTPException(503, str(exc), headers=headers))
 
     @app.exception_handler(ModelNotFoundError)
     @app.exception_handler(UnscoredVersions)

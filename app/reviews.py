@@ -23,6 +23,7 @@ from app.schemas import (
 )
 from app.scoring import Scored, store_scores
 from app.sentiment.classifier import Classifier, analyze
+from app.sentiment.dynamic_batching import Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,9 @@ def delete_review(*, session: Session, review: Review, user: User) -> None:
 def score_review(
     *, session: Session, review: Review, classifier: Classifier | None
 ) -> ReviewScore | None:
-    """Score a saved review now; without a model, on failure, or when its text changed
-    meanwhile, it stays unscored (for the background workers) and None is returned."""
+    """Score a saved review now; without a model, with the model busy, on failure, or when
+    its text changed meanwhile, it stays unscored (for the background workers) and None is
+    returned: it is saved already, so a refusal would only invite posting it twice."""
     if classifier is None:
         return None
     version = classifier.version
@@ -146,6 +148,9 @@ def score_review(
             scored=[Scored(review.id, review.text_revision, analysis)],
         )
         session.commit()
+    except Unavailable as exc:
+        log.warning("review %s left to the background workers: %s", review.id, exc)
+        return None
     except (RuntimeError, ValueError, IntegrityError, OperationalError):
         session.rollback()
         log.exception("scoring review %s failed; it stays unscored", review.id)

@@ -75,16 +75,14 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = Settings()
-    archive = settings.data_dir / "aclImdb_v1.tar.gz"
-    if not archive.exists():
-        sys.exit(f"no aclImdb archive at {archive}: set TEXTFLIX_DATA_DIR to its folder")
-    models_dir = _models_dir(args.model, settings)
+    archive = aclimdb_archive(settings)
+    models_dir = models_dir_serving(args.model, settings)
     model = current_model_dir(models_dir) if models_dir else None
     version = model.name if model else "bench-no-model"
 
     with (
         tempfile.TemporaryDirectory(prefix="bench-load-") as workdir,
-        _database(args.db, args.postgres_url or DEFAULT_POSTGRES, Path(workdir)) as url,
+        temporary_database(args.db, args.postgres_url or DEFAULT_POSTGRES, Path(workdir)) as url,
     ):
         started = time.perf_counter()
         movie_ids = _fill(url, archive, args.reviews, version, users=max(_counts(args.users)))
@@ -113,11 +111,19 @@ def main() -> None:
         _print_table(rows)
 
 
+def aclimdb_archive(settings: Settings) -> Path:
+    """The aclImdb archive in the data folder; exits saying where it looked if there is none."""
+    archive: Path = settings.data_dir / "aclImdb_v1.tar.gz"
+    if not archive.exists():
+        sys.exit(f"no aclImdb archive at {archive}: set TEXTFLIX_DATA_DIR to its folder")
+    return archive
+
+
 def _counts(users: str) -> list[int]:
     return [int(n) for n in users.split(",") if n.strip()]
 
 
-def _models_dir(model: Path | None, settings: Settings) -> Path | None:
+def models_dir_serving(model: Path | None, settings: Settings) -> Path | None:
     """A models folder whose current model is `model`, or the configured one."""
     if model is None:
         return settings.models_dir if current_model_dir(settings.models_dir) else None
@@ -128,7 +134,9 @@ def _models_dir(model: Path | None, settings: Settings) -> Path | None:
 
 
 @contextmanager
-def _database(kind: str, postgres_url: str, workdir: Path) -> Iterator[str]:
+def temporary_database(kind: str, postgres_url: str, workdir: Path) -> Iterator[str]:
+    """The URL of an empty database: a SQLite file in `workdir`, or a Postgres schema of its
+    own (dropped afterwards)."""
     if kind == "sqlite":
         yield f"sqlite:///{workdir / 'bench.db'}"
         return

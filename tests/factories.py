@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +38,36 @@ class FakeClassifier:
             neg = sum(w in NEGATIVE_WORDS for w in words)
             out.append(Prediction((1 + pos) / (2 + pos + neg)))
         return out
+
+
+HANG_GUARD_SECONDS = 30.0
+"""Only so that a broken batcher fails a test instead of hanging it."""
+
+
+class GatedClassifier(FakeClassifier):
+    """A fake whose passes wait for `gate` (and fail on texts saying "poison"), so that a
+    test can hold the first pass open and queue callers behind it."""
+
+    def __init__(self, version: str = "gated") -> None:
+        super().__init__(version)
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def predict(self, texts: Sequence[str]) -> list[Prediction]:
+        self.entered.set()
+        assert self.gate.wait(HANG_GUARD_SECONDS), "the test never opened the gate"
+        if any("poison" in text for text in texts):
+            self.calls.append(len(texts))
+            raise ValueError("poisoned text")
+        return super().predict(texts)
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    """Poll until `condition` holds (a state another thread reaches), failing on a hang."""
+    deadline = time.monotonic() + HANG_GUARD_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.001)
 
 
 class BrokenClassifier(FakeClassifier):

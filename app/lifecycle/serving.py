@@ -11,6 +11,7 @@ from app.config import Settings
 from app.lifecycle.datasets import backend_sample
 from app.sentiment import versions
 from app.sentiment.classifier import Classifier
+from app.sentiment.dynamic_batching import DynamicBatcher
 from app.sentiment.registry import ModelNotFoundError, current_model_dir
 
 log = logging.getLogger(__name__)
@@ -90,3 +91,40 @@ class ModelHolder:
                         if classifier is not None or self._classifier is None:
                             self._classifier, self.problem = classifier, problem
         return self._classifier
+
+
+class InteractiveModels:
+    """The classifier for what people wait on (posting, editing, /api/sentiment): the current
+    one behind a DynamicBatcher, so that concurrent requests share forward passes, or the
+    current one itself with `dynamic_batching` off. Background workers keep using the
+    ModelHolder, with batches of their own."""
+
+    def __init__(self, models: ModelHolder, *, settings: Settings) -> None:
+        self._models = models
+        self._settings = settings
+        self._batcher: DynamicBatcher | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Classifier | None:
+        """The classifier for this request; a newly loaded version gets a batcher of its own."""
+        classifier = self._models.get()
+        if classifier is None or not self._settings.dynamic_batching:
+            return classifier
+        with self._lock:
+            if self._batcher is None or self._batcher.classifier is not classifier:
+                if self._batcher is not None:  # what it holds is scored by the old version
+                    self._batcher.close(drain=True)
+                self._batcher = DynamicBatcher(
+                    classifier,
+                    max_wait_ms=self._settings.batch_max_wait_ms,
+                    max_batch=self._settings.batch_max_texts,
+                    queue_size=self._settings.batch_queue_size,
+                )
+            return self._batcher
+
+    def close(self, *, timeout: float) -> None:
+        """Stop batching: queued requests fail at once (503), the pass in flight finishes."""
+        with self._lock:
+            batcher, self._batcher = self._batcher, None
+        if batcher is not None:
+            batcher.close(timeout=timeout)

@@ -54,7 +54,8 @@ _ERRORS = {
     422: "The input is not valid: a field missing, too long, blank, or holding text no "
     "database can store (NUL, unpaired surrogates).",
     429: "Too many requests: wait as long as Retry-After says.",
-    503: "No trained model yet.",
+    503: "No trained model yet, or the model is busy or restarting: try again after "
+    "Retry-After seconds.",
 }
 
 
@@ -63,8 +64,8 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     documented: dict[int | str, dict[str, Any]] = {
         code: {"model": Problem, "description": _ERRORS[code]} for code in codes
     }
-    if 429 in codes:
-        documented[429]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    for code in {429, 503} & set(codes):
+        documented[code]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     if 422 in codes:  # a body over the limit is refused before it is read, in plain text
         documented[413] = {
             "description": "The request body is larger than 1 MiB.",

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from app.sentiment.anchors import anchor_head
 from app.sentiment.backends import Measurement
 from app.sentiment.batching import pack, token_windows
 from app.sentiment.classifier import analyze
+from app.sentiment.dynamic_batching import DynamicBatcher
 from app.sentiment.engine import ScoringEngine
 from app.sentiment.modeling import new_classifier
 from app.sentiment.text import clean, split_sentences
@@ -129,6 +131,25 @@ def test_a_sentence_score_is_the_head_on_the_mean_of_its_tokens_in_the_review(
     assert analysis.sentences[1].p_positive != pytest.approx(
         plain_fp32(engine, split_sentences(review)[1]), abs=1e-4
     )
+
+
+def test_the_dynamic_batcher_gives_each_concurrent_caller_the_engines_own_scores(
+    engine: ScoringEngine,
+) -> None:
+    batcher = DynamicBatcher(engine, max_wait_ms=5, max_batch=4)
+    texts = [f"{text} ({n})" for n in range(4) for text in TEXTS]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        batched = list(pool.map(lambda text: analyze(batcher, [text])[0], texts))
+    batcher.close(timeout=60)
+    alone = [engine.analyze([text])[0] for text in texts]
+
+    assert [a.model_version for a in batched] == ["anchored"] * len(texts)
+    assert [a.prediction.p_positive for a in batched] == pytest.approx(
+        [a.prediction.p_positive for a in alone], abs=PLAIN_TOLERANCE
+    )
+    assert [[s.p_positive for s in a.sentences] for a in batched] == [
+        pytest.approx([s.p_positive for s in a.sentences], abs=PLAIN_TOLERANCE) for a in alone
+    ]
 
 
 def test_analyze_runs_each_window_once_and_no_sentence_on_its_own(engine: ScoringEngine) -> None:
