@@ -83,6 +83,7 @@ def adapt(
     texts: Sequence[str],
     out_dir: Path,
     args: AdaptationArguments = AdaptationArguments(),
+    base_model_name: str = "",
     progress: bool = True,
 ) -> Adaptation:
     """Continue `base_model`'s masked-language-model training on `texts` and save the encoder
@@ -170,7 +171,7 @@ def adapt(
         **asdict(adaptation),
         "path": out_dir.name,
         "arguments": asdict(args),
-        "base_model": Path(base_model).name,
+        "base_model": base_model_name or Path(base_model).name,
     }
     (partial / REPORT).write_text(json.dumps(report, indent=2) + "\n")
     partial.rename(out_dir)

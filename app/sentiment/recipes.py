@@ -171,7 +171,12 @@ def adapted_encoder(
     """The base encoder after in-domain pretraining on the unlabeled texts: cached."""
     key = _digest(args, resources.base_model_name, len(resources.unlabeled_texts))
     path = resources.cache_dir / f"adapted-{_slug(resources.base_model_name)}-{key}"
-    make = partial(adapt, base_model=resources.base_model, texts=resources.unlabeled_texts)
+    make = partial(
+        adapt,
+        base_model=resources.base_model,
+        base_model_name=resources.base_model_name,
+        texts=resources.unlabeled_texts,
+    )
     return _cached(
         path,
         f"in-domain pretraining of {resources.base_model_name}",
