@@ -27,6 +27,7 @@ from app.sentiment.data import Example, SoftExample
 from app.sentiment.distillation import soft_labels, text_windows
 from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_adaptation
 from app.sentiment.engine import ScoringEngine
+from app.sentiment.labels import POSITIVE
 from app.sentiment.registry import ModelCard, read_card
 from app.sentiment.training import train
 
@@ -51,8 +52,8 @@ class RecipeArguments:
     teacher_epochs: int = 2
     """The teacher's passes over the labeled texts."""
     teacher_eval: int = 200
-    """Held-out texts (the first of the student's) the teacher is scored on: it costs about
-    8 times the student's compute per text."""
+    """Held-out texts the teacher is scored on (the first of each label among the student's):
+    it costs about 8 times the student's compute per text."""
     unlabeled: int = 1500
     """Unlabeled reviews the teacher labels for the student."""
     window_words: int = 90
@@ -124,7 +125,7 @@ def train_with_recipe(
         teacher = teacher_model(
             resources=resources,
             train_examples=train_examples,
-            eval_examples=eval_examples[: recipe.teacher_eval],
+            eval_examples=balanced_head(eval_examples, recipe.teacher_eval),
             args=replace(
                 args, lr=recipe.teacher_lr, epochs=recipe.teacher_epochs, calibration_size=0
             ),
@@ -163,6 +164,13 @@ def train_with_recipe(
         progress=progress,
     )
     return card
+
+
+def balanced_head(examples: Sequence[Example], n: int) -> list[Example]:
+    """The first n // 2 examples of each label (n odd: one more positive), in their order."""
+    positive = [example for example in examples if example[1] == POSITIVE][: (n + 1) // 2]
+    negative = [example for example in examples if example[1] != POSITIVE][: n // 2]
+    return [*positive, *negative]
 
 
 def adapted_encoder(

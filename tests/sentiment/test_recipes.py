@@ -56,7 +56,7 @@ def resources(tmp_path: Path, base_model: str) -> Resources:
     )
 
 
-TINY_RECIPE = RecipeArguments(
+TINY_RECIPE = RecipeArguments(  # teacher_eval 2: one of each label
     adaptation=AdaptationArguments(steps=3, batch_size=4, head_only_steps=1, max_length=32),
     unlabeled=100,  # more than there are: every unlabeled text the recipe may read
     window_words=5,
@@ -164,7 +164,8 @@ def test_the_best_recipe_uses_both_levers_and_caches_its_expensive_parts(
     teacher_run, student_run = trained
     assert teacher_run["base_model"] == resources.teacher_model
     assert teacher_run["args"].lr == TINY_RECIPE.teacher_lr
-    assert len(teacher_run["eval_examples"]) == TINY_RECIPE.teacher_eval
+    # Scored on the first held-out texts of each label (held-out samples list one label first).
+    assert sorted(label for _, label in teacher_run["eval_examples"]) == [0, 1]
     assert student_run["base_model"] == str(adapted[0]["out_dir"])
     soft = student_run["soft_examples"]
     assert len(soft) == len(UNLABELED)
