@@ -327,7 +327,7 @@ def _int_list(value: str) -> list[int]:
     show_default=True,
     help="Any of nbsvm, wordvec, finetune, finetune-random-head (the same without anchors), "
     "and the levers of --recipe best: finetune-adapted (in-domain pretraining), "
-    "finetune-distilled (the teacher's soft labels), finetune-best (both).",
+    "finetune-distilled (the teacher's soft labels), finetune-both (both).",
 )
 @click.option(
     "--eval-size",

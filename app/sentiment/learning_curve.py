@@ -16,7 +16,7 @@ MODELS = (
     "finetune-random-head",
     "finetune-adapted",
     "finetune-distilled",
-    "finetune-best",
+    "finetune-both",
 )
 LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
@@ -27,7 +27,7 @@ LABELS = {
     # The levers of app/sentiment/recipes.py, alone and together ("best").
     "finetune-adapted": "+ in-domain pretraining",
     "finetune-distilled": "+ MPNet teacher's soft labels",
-    "finetune-best": "best recipe (both)",
+    "finetune-both": "both levers",
 }
 # What the 2019 prototype reported for BERT-Large (accuracy in %, by labeled reviews).
 PROTOTYPE_2019_BERT_LARGE: dict[int, float] = {10: 72.5, 100: 88, 500: 91, 1000: 91.5, 10000: 94.5}

@@ -228,7 +228,7 @@ def test_lever_runs_on_the_curve_need_the_recipes_resources(tmp_path: Path) -> N
             base_model="unused",
             sizes=[4],
             seeds=[0],
-            models=["finetune-best"],
+            models=["finetune-both"],
             eval_size=4,
             results_path=tmp_path / "results.csv",
             progress=False,
