@@ -58,6 +58,7 @@ def resources(tmp_path: Path, base_model: str) -> Resources:
 
 TINY_RECIPE = RecipeArguments(  # teacher_eval 2: one of each label
     adaptation=AdaptationArguments(steps=3, batch_size=4, head_only_steps=1, max_length=32),
+    teacher_steps=2,
     unlabeled=100,  # more than there are: every unlabeled text the recipe may read
     window_words=5,
     teacher_eval=2,
