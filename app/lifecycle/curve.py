@@ -51,7 +51,9 @@ def run_learning_curve(
         eval_size=eval_size,
         results_path=results,
         finetune=TrainingArguments(device=settings.device),  # `textflix train`'s defaults
-        resources=recipe_resources(settings=settings, pools=pools, recipe=RecipeArguments())
+        resources=recipe_resources(
+            settings=settings, pools=pools, recipe=RecipeArguments(adapt=True, distill=True)
+        )
         if set(models) & set(LEVERS)
         else None,
         progress=progress,

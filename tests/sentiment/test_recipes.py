@@ -56,7 +56,8 @@ def resources(tmp_path: Path, base_model: str) -> Resources:
     )
 
 
-TINY_RECIPE = RecipeArguments(  # teacher_eval 2: one of each label
+TINY_RECIPE = RecipeArguments(  # both levers; teacher_eval 2: one of each label
+    adapt=True,
     adaptation=AdaptationArguments(steps=3, batch_size=4, head_only_steps=1, max_length=32),
     teacher_steps=2,
     unlabeled=100,  # more than there are: every unlabeled text the recipe may read
