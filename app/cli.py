@@ -216,9 +216,9 @@ def import_all_command() -> None:
     type=click.Choice(RECIPES),
     default="quick",
     show_default=True,
-    help="quick: the plain fine-tune (what `make demo` trains, minutes); best: also in-domain "
-    "pretraining and a bigger teacher's soft labels (up to an hour on 2 cores the first time, "
-    "its expensive parts cached in .cache/recipes).",
+    help="quick: the plain fine-tune (what `make demo` trains, minutes); best: also a bigger "
+    "teacher's soft labels on unlabeled reviews (about 45 minutes on 2 cores the first time, "
+    "the teacher and its labels cached in .cache/recipes).",
 )
 @click.option(
     "--with-labels",

@@ -1,7 +1,7 @@
 """Training recipes: the plain fine-tune ("quick"), and the levers that use what a few labels
-leave unused ("best"): in-domain pretraining on unlabeled reviews, and a bigger teacher
-fine-tuned on the same labels whose soft labels on unlabeled reviews the served student
-learns from.
+leave unused: in-domain pretraining on unlabeled reviews, and a bigger teacher fine-tuned on
+the same labels whose soft labels on unlabeled reviews the served student learns from. "best"
+pulls the levers that measured better on the learning curve (the teacher's).
 
 The expensive parts are cached in `Resources.cache_dir`, each under a name that says what it
 was made from, so running the recipe again, or for another number of labels, redoes only what
