@@ -191,12 +191,11 @@ def adapted_encoder(
         base_model=resources.base_model,
         base_model_name=resources.base_model_name,
         texts=resources.unlabeled_texts,
+        out_dir=path,
+        args=args,
+        progress=progress,
     )
-    return _cached(
-        path,
-        f"in-domain pretraining of {resources.base_model_name}",
-        lambda: make(out_dir=path, args=args, progress=progress),
-    )
+    return _cached(path, f"in-domain pretraining of {resources.base_model_name}", make)
 
 
 def _cached(path: Path, what: str, make: Callable[[], object]) -> Path:
@@ -231,18 +230,17 @@ def teacher_model(
     path = resources.cache_dir / (
         f"teacher-{_slug(resources.teacher_name)}-n{len(train_examples)}-s{args.seed}-{key}"
     )
-    make = partial(train, base_model=resources.teacher_model, eval_examples=eval_examples)
-    _cached(
-        path,
-        f"fine-tuning the teacher {resources.teacher_name}",
-        lambda: make(
-            base_model_name=resources.teacher_name,
-            out_dir=path,
-            train_examples=train_examples,
-            args=args,
-            progress=progress,
-        ),
+    fine_tune = partial(
+        train,
+        out_dir=path,
+        base_model=resources.teacher_model,
+        base_model_name=resources.teacher_name,
+        train_examples=train_examples,
+        eval_examples=eval_examples,
+        args=args,
+        progress=progress,
     )
+    _cached(path, f"fine-tuning the teacher {resources.teacher_name}", fine_tune)
     return Teacher(path, read_card(path))
 
 
