@@ -79,7 +79,7 @@ def _scored(session: Session, review: Review, version: str | None) -> ReviewPubl
     return ReviewPublic.model_validate(reviews.ScoredReview(review, score))
 
 
-@router.get("/movies", response_model=Page[MovieSummary], responses=errors(422))
+@router.get("/movies", responses=errors(422))
 def list_movies(
     session: SessionDep,
     settings: SettingsDep,
@@ -93,16 +93,14 @@ def list_movies(
     return Page[MovieSummary].model_validate(result)
 
 
-@router.get("/movies/{movie_id}", response_model=MovieDetail, responses=errors(404, 422))
+@router.get("/movies/{movie_id}", responses=errors(404, 422))
 def get_movie(session: SessionDep, movie: MovieDep, version: ModelVersion) -> MovieDetail:
     """A movie with its aggregate sentiment, score histogram and highlights."""
     overview = movies.movie_overview(session=session, movie=movie, version=version)
     return MovieDetail.model_validate(overview)
 
 
-@router.get(
-    "/movies/{movie_id}/reviews", response_model=Page[ReviewPublic], responses=errors(404, 422)
-)
+@router.get("/movies/{movie_id}/reviews", responses=errors(404, 422))
 def movie_reviews(
     session: SessionDep,
     movie: MovieDep,
@@ -114,7 +112,7 @@ def movie_reviews(
     return Page[ReviewPublic].model_validate(listing)
 
 
-@router.get("/reviews/{review_id}", response_model=ReviewPublic, responses=errors(404, 422))
+@router.get("/reviews/{review_id}", responses=errors(404, 422))
 def get_review(session: SessionDep, review: ReviewDep, version: ModelVersion) -> ReviewPublic:
     """One review with its current score."""
     return _scored(session, review, version)
@@ -122,7 +120,6 @@ def get_review(session: SessionDep, review: ReviewDep, version: ModelVersion) ->
 
 @router.post(
     "/movies/{movie_id}/reviews",
-    response_model=ReviewPublic,
     status_code=status.HTTP_201_CREATED,
     responses=errors(400, 401, 403, 404, 422, 429),
 )
@@ -133,11 +130,7 @@ def post_review(
     return ReviewPublic.model_validate(writer.post(movie=movie, user=user, body=payload.body))
 
 
-@router.patch(
-    "/reviews/{review_id}",
-    response_model=ReviewPublic,
-    responses=errors(400, 401, 403, 404, 409, 422),
-)
+@router.patch("/reviews/{review_id}", responses=errors(400, 401, 403, 404, 409, 422))
 def edit_review(
     writer: ReviewWriterDep, review: ReviewDep, user: ApiUser, payload: ReviewIn
 ) -> ReviewPublic:
@@ -156,7 +149,7 @@ def delete_review(session: SessionDep, review: ReviewDep, user: ApiUser) -> Resp
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/sentiment", response_model=SentimentResult, responses=errors(400, 422, 429, 503))
+@router.post("/sentiment", responses=errors(400, 422, 429, 503))
 def score_text(
     settings: SettingsDep,
     classifier: ClassifierDep,
@@ -185,7 +178,7 @@ def score_text(
     return SentimentResult.model_validate(analysis)
 
 
-@router.post("/token", response_model=Token, responses=errors(400, 401, 422, 429))
+@router.post("/token", responses=errors(400, 401, 422, 429))
 def issue_token(
     session: SessionDep,
     settings: SettingsDep,
@@ -213,7 +206,7 @@ def issue_token(
     return Token(access_token=token, expires_in=settings.session_max_age)
 
 
-@router.get("/tokens", response_model=list[ApiTokenPublic], responses=errors(401))
+@router.get("/tokens", responses=errors(401))
 def list_tokens(session: SessionDep, user: ApiUser) -> list[ApiTokenPublic]:
     """Your live API tokens (never the tokens themselves)."""
     return [
@@ -249,7 +242,7 @@ def logout(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/status", response_model=StatusPublic)
+@router.get("/status")
 def get_status(session: SessionDep, version: ModelVersion) -> StatusPublic:
     """The model in use and the progress of its background scoring."""
     job = scoring.latest_job(session=session, version=version) if version else None

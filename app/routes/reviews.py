@@ -72,21 +72,50 @@ class Reply:
 ReplyDep = Annotated[Reply, Depends()]
 
 
+@dataclass(frozen=True)
+class Submission:
+    """A review form sent by its signed-in author: saved (and answered as `Reply` does), or,
+    when the service refuses it, the form again (422) with the draft and the reason, so that
+    nothing typed is lost."""
+
+    reply: ReplyDep
+    writer: ReviewWriterDep
+    user: CurrentUser
+    form: ReviewFormDep
+
+    def post(self, movie: Movie) -> Response:
+        # Refused, the whole form replaces the one htmx posted from.
+        retarget = {"HX-Retarget": "#review-form", "HX-Reswap": "outerHTML"}
+        try:
+            scored = self.writer.post(movie=movie, user=self.user, body=self.form.body)
+        except reviews.ReviewError as exc:
+            return self._refused("_review_form.html", {"movie": movie}, exc, headers=retarget)
+        return self.reply.saved(scored, status_code=201)
+
+    def edit(self, review: Review) -> Response:
+        try:
+            scored = self.writer.edit(review=review, user=self.user, body=self.form.body)
+        except reviews.ReviewError as exc:
+            return self._refused("_review_edit.html", {"review": review}, exc)
+        return self.reply.saved(scored, status_code=200)
+
+    def _refused(
+        self,
+        template: str,
+        context: dict[str, object],
+        error: reviews.ReviewError,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        context = {"draft": self.form.body, **context, "error": str(error)}
+        return render(self.reply.request, template, context, status_code=422, headers=headers)
+
+
+SubmissionDep = Annotated[Submission, Depends()]
+
+
 @router.post("/movies/{movie_id}/reviews")
-def post_review(
-    reply: ReplyDep,
-    writer: ReviewWriterDep,
-    movie: MovieDep,
-    user: CurrentUser,
-    form: ReviewFormDep,
-) -> Response:
-    try:
-        scored = writer.post(movie=movie, user=user, body=form.body)
-    except reviews.ReviewError as exc:
-        context = {"movie": movie, "draft": form.body, "error": str(exc)}
-        headers = {"HX-Retarget": "#review-form", "HX-Reswap": "outerHTML"}
-        return render(reply.request, "_review_form.html", context, status_code=422, headers=headers)
-    return reply.saved(scored, status_code=201)
+def post_review(submission: SubmissionDep, movie: MovieDep) -> Response:
+    return submission.post(movie)
 
 
 @router.post("/reviews/{review_id}/feedback")
@@ -109,19 +138,8 @@ def edit_form(request: Request, review: ReviewDep, user: CurrentUser) -> Respons
 
 
 @router.post("/reviews/{review_id}/edit")
-def edit_review(
-    reply: ReplyDep,
-    writer: ReviewWriterDep,
-    review: ReviewDep,
-    user: CurrentUser,
-    form: ReviewFormDep,
-) -> Response:
-    try:
-        scored = writer.edit(review=review, user=user, body=form.body)
-    except reviews.ReviewError as exc:
-        context = {"review": review, "draft": form.body, "error": str(exc)}
-        return render(reply.request, "_review_edit.html", context, status_code=422)
-    return reply.saved(scored, status_code=200)
+def edit_review(submission: SubmissionDep, review: ReviewDep) -> Response:
+    return submission.edit(review)
 
 
 @router.post("/reviews/{review_id}/delete")
