@@ -67,6 +67,24 @@ def _find_live(
     return found
 
 
+def _list_live(
+    session: Session,
+    table: type[Credential],
+    user: User,
+    live: ColumnElement[bool],
+    newest: Literal["last_seen_at", "created_at"],
+) -> list[Credential]:
+    """The user's live credentials, the highest `newest` first."""
+    order = getattr(table, newest)
+    return list(
+        session.scalars(
+            select(table)
+            .where(table.user_id == user.id, live)
+            .order_by(order.desc(), table.id.desc())
+        )
+    )
+
+
 def _record_use(
     session: Session, row: UserSession | ApiToken, column: Literal["last_seen_at", "last_used_at"]
 ) -> None:
@@ -128,13 +146,7 @@ def find_session(*, session: Session, key: str) -> UserSession | None:
 
 def list_sessions(*, session: Session, user: User) -> list[UserSession]:
     """The user's live sessions, most recently seen first."""
-    return list(
-        session.scalars(
-            select(UserSession)
-            .where(UserSession.user_id == user.id, _live_session(utcnow()))
-            .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
-        )
-    )
+    return _list_live(session, UserSession, user, _live_session(utcnow()), "last_seen_at")
 
 
 def end_session(*, session: Session, user: User, session_id: int) -> bool:
@@ -172,13 +184,7 @@ def find_token(*, session: Session, token: str) -> ApiToken | None:
 
 def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
     """The user's live API tokens, newest first."""
-    return list(
-        session.scalars(
-            select(ApiToken)
-            .where(ApiToken.user_id == user.id, _live_token(utcnow()))
-            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
-        )
-    )
+    return _list_live(session, ApiToken, user, _live_token(utcnow()), "created_at")
 
 
 def revoke_token(*, session: Session, user: User, token_id: int) -> bool:
