@@ -1,6 +1,7 @@
 """The scoring engine beside transformers' pipeline, on the same aclImdb test reviews.
 
     python bench/bench_engine.py [MODEL_DIR] [--n 2000] [--batch-sizes 8,16,32,64]
+                                 [--cheaper SMALL_MODEL_DIR]
 
 MODEL_DIR defaults to the current model in models/ (`textflix train` makes one). In one run,
 on the same N balanced aclImdb test reviews (whole texts):
@@ -11,6 +12,8 @@ on the same N balanced aclImdb test reviews (whole texts):
 - the engine on every backend, WITH sentence scores (one pass): reviews/s, accuracy, ratios to
   the pipeline's default and to its best batch size; and the engine with today's old path
   (reviews, then every sentence again in a second pass) for comparison;
+- with --cheaper, a cheaper model (such as `textflix train --recipe small`'s 3-layer student)
+  on every backend, on the same reviews: the speed it buys and the accuracy it costs;
 - how one-pass sentence scores compare with separate-pass ones (top quotes, signs);
 - latency of one median-length review scored alone (p50, p95).
 Prints figures only; nothing is asserted.
@@ -51,6 +54,9 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="8,16,32,64", help="pipeline batch sizes")
     parser.add_argument("--latency-runs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None, help="default: one per core")
+    parser.add_argument(
+        "--cheaper", type=Path, default=None, help="a cheaper model to measure beside it"
+    )
     args = parser.parse_args()
 
     settings = Settings()
@@ -76,18 +82,7 @@ def main() -> None:
         rows.append(run_pipeline(folder, texts, labels, batch_size))
         print_progress(rows[-1])
 
-    analyses: dict[str, list[Analysis]] = {}
-    for backend in backends.available(engine.device):
-        engine.use_backend(backend)
-        seconds, analyses[backend] = timed(lambda: score(engine, texts))
-        rows.append(
-            (
-                f"engine {backend}, sentences in one pass",
-                seconds,
-                accuracy(analyses[backend], labels),
-            )
-        )
-        print_progress(rows[-1])
+    analyses = engine_rows(engine, texts, labels, rows)
 
     engine.use_backend("fp32")
     sentences = [split_sentences(text) for text in texts]
@@ -101,8 +96,15 @@ def main() -> None:
             accuracy(analyses["fp32"], labels),
         )
     )
+    if args.cheaper is not None:
+        cheaper = ScoringEngine.from_pretrained(
+            args.cheaper, device="cpu", backend="fp32", threads=args.threads
+        )
+        layers = cheaper.model.config.encoder.num_hidden_layers
+        engine_rows(cheaper, texts, labels, rows, model=f" [{layers} layers]")
+        print(f"cheaper   {args.cheaper.name}: [{layers} layers] in the table")
     print_table(rows, n=len(texts))
-    print_auto(engine, folder, rows)
+    print_auto(engine, folder, [row for row in rows if "layers]" not in row[0]])
     print_quotes(analyses["fp32"], [p.p_positive for p in separate])
     print_latency(engine, texts, lengths, runs=args.latency_runs)
 
@@ -117,6 +119,25 @@ def describe_host(engine: ScoringEngine, folder: Path) -> None:
     )
     cached = backends.cached_choice(folder / backends.ENGINE_DIR, key)
     print(f"auto      {cached or 'not measured yet on this host (see the end)'}")
+
+
+def engine_rows(
+    engine: ScoringEngine,
+    texts: list[str],
+    labels: list[int],
+    rows: list[tuple[str, float, float]],
+    *,
+    model: str = "",
+) -> dict[str, list[Analysis]]:
+    """The engine on every backend, sentence scores included: a row each, added to `rows`."""
+    analyses: dict[str, list[Analysis]] = {}
+    for backend in backends.available(engine.device):
+        engine.use_backend(backend)
+        seconds, analyses[backend] = timed(lambda: score(engine, texts))
+        name = f"engine {backend}{model}, sentences in one pass"
+        rows.append((name, seconds, accuracy(analyses[backend], labels)))
+        print_progress(rows[-1])
+    return analyses
 
 
 def run_pipeline(
@@ -175,11 +196,11 @@ def print_table(rows: list[tuple[str, float, float]], *, n: int) -> None:
     )
     best = n / best_seconds
     print(f"\nbest pipeline batch size: {best_name.removeprefix('pipeline, ')}")
-    print(f"{'scorer':<40} {'reviews/s':>9} {'accuracy':>8} {'x default':>9} {'x best':>7}")
+    print(f"{'scorer':<52} {'reviews/s':>9} {'accuracy':>8} {'x default':>9} {'x best':>7}")
     for name, seconds, correct in rows:
         rate = n / seconds
         ratios = f"{rate / default:>9.2f} {rate / best:>7.2f}"
-        print(f"{name:<40} {rate:>9.1f} {100 * correct:>7.1f}% {ratios}")
+        print(f"{name:<52} {rate:>9.1f} {100 * correct:>7.1f}% {ratios}")
 
 
 def print_auto(engine: ScoringEngine, folder: Path, rows: list[tuple[str, float, float]]) -> None:

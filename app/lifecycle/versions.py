@@ -100,13 +100,18 @@ class Outcome:
         return self.remaining == 0
 
 
-def default_name(*, settings: Settings, n_train: int, seed: int, kind: str = FINETUNE) -> str:
-    """A model folder name such as minilm-n500-s0-20250101-120000 (nbsvm-n500-... for NB-SVM)."""
+def default_name(
+    *, settings: Settings, n_train: int, seed: int, kind: str = FINETUNE, recipe: Recipe = "quick"
+) -> str:
+    """A model folder name such as minilm-n500-s0-20250101-120000 (nbsvm-n500-... for NB-SVM,
+    minilm-best-n500-... for a recipe other than the quick one)."""
     base = "minilm"
     if kind != FINETUNE:
         base = kind
     elif settings.base_model:
         base = re.sub(r"[^a-z0-9]+", "-", settings.base_model_name().lower()).strip("-")
+    if kind == FINETUNE and recipe != "quick":
+        base = f"{base or 'model'}-{recipe}"
     return f"{base or 'model'}-n{n_train}-s{seed}-{datetime.now():%Y%m%d-%H%M%S}"
 
 
@@ -130,7 +135,7 @@ def train_version(
     examples = [*sampled, *extra]
     held_out = pools.eval_sample(n_eval) if n_eval else []
     name = request.name or default_name(
-        settings=settings, n_train=n_train, seed=args.seed, kind=kind
+        settings=settings, n_train=n_train, seed=args.seed, kind=kind, recipe=request.recipe
     )
     settings.models_dir.mkdir(parents=True, exist_ok=True)
     dataset = describe_sample(

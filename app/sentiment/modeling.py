@@ -108,6 +108,25 @@ MeanPoolingForSequenceClassification.register_for_auto_class(  # type: ignore[no
 )
 
 
+def kept_layers(total: int, keep: int) -> list[int]:
+    """Which of `total` layers a `keep`-layer student starts from: evenly spaced, ending with
+    the last (6 -> 3: layers 1, 3 and 5), as DistilBERT took every other layer of BERT."""
+    if not 1 <= keep <= total:
+        raise ValueError(f"cannot keep {keep} of {total} layers")
+    return [round((i + 1) * total / keep) - 1 for i in range(keep)]
+
+
+def keep_layers(encoder: PreTrainedModel, keep: int) -> None:
+    """Drop all but `kept_layers` of a BERT-family encoder's layers, in place; its config says
+    so, so the saved model loads back with that many."""
+    body = getattr(encoder, "encoder", None)
+    stack = getattr(body, "layer", None)
+    if not isinstance(body, nn.Module) or not isinstance(stack, nn.ModuleList):
+        raise ValueError(f"{type(encoder).__name__} has no encoder.layer stack to shorten")
+    body.layer = nn.ModuleList(stack[i] for i in kept_layers(len(stack), keep))
+    encoder.config.num_hidden_layers = keep
+
+
 def offline() -> None:
     """Keep Hugging Face from reaching for the Hub: every checkpoint here is a local folder."""
     # Only effective before huggingface_hub is first imported; `local_files_only=True` on
@@ -116,9 +135,10 @@ def offline() -> None:
 
 
 def new_classifier(
-    *, base_model: str, max_length: int, dropout: float = 0.1
+    *, base_model: str, max_length: int, dropout: float = 0.1, layers: int | None = None
 ) -> tuple[MeanPoolingForSequenceClassification, PreTrainedTokenizerBase]:
-    """A two-label classifier on the pretrained encoder in `base_model`, with an untrained head."""
+    """A two-label classifier on the pretrained encoder in `base_model`, with an untrained head;
+    with `layers`, on that many of its layers only (see `keep_layers`)."""
     offline()
     if not Path(base_model).is_dir():
         raise ValueError(
@@ -126,6 +146,8 @@ def new_classifier(
             "Hugging Face checkpoint, or leave it empty for all-MiniLM-L6-v2"
         )
     pretrained = AutoModel.from_pretrained(base_model, local_files_only=True)
+    if layers is not None:
+        keep_layers(pretrained, layers)
     positions = getattr(pretrained.config, "max_position_embeddings", None)
     if positions is not None and max_length > positions:
         raise ValueError(f"max_length {max_length} is more than {base_model} reads ({positions})")

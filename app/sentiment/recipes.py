@@ -33,8 +33,9 @@ from app.sentiment.training import train
 
 log = logging.getLogger(__name__)
 
-Recipe = Literal["quick", "best"]
-RECIPES: tuple[Recipe, ...] = ("quick", "best")
+Recipe = Literal["quick", "best", "small"]
+RECIPES: tuple[Recipe, ...] = ("quick", "best", "small")
+TeacherSource = Literal["fine-tuned", "served"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,12 @@ class RecipeArguments:
     tokens of a training window)."""
     student_epochs: int = 2
     """Passes of the student over labeled and soft-labeled texts together."""
+    teacher: TeacherSource = "fine-tuned"
+    """"fine-tuned": the teacher encoder (`Resources.teacher_model`) fine-tuned on the same
+    labels; "served": the model the site serves now (`Resources.served_model`), as it is."""
+    student_layers: int | None = None
+    """The student keeps only this many of its encoder's layers (`TrainingArguments.layers`);
+    None: all of them."""
 
     @classmethod
     def for_recipe(cls, recipe: Recipe) -> RecipeArguments:
@@ -73,6 +80,12 @@ class RecipeArguments:
             return cls(adapt=False, distill=False)
         if recipe == "best":
             return cls(adapt=False, distill=True)
+        if recipe == "small":
+            # A cheaper model to serve: half the layers, taught by the served model on many
+            # unlabeled reviews (its labels cost seconds, not a teacher's half hour).
+            return cls(
+                adapt=False, distill=True, teacher="served", student_layers=3, unlabeled=6000
+            )
         raise ValueError(f"unknown recipe {recipe!r}: one of {RECIPES}")
 
     def teacher_epochs(self, n_train: int, *, batch_size: int) -> int:
@@ -83,6 +96,10 @@ class RecipeArguments:
     def levers(self) -> str:
         """The levers pulled, for cards and logs."""
         pulled = [name for name, on in (("adapted", self.adapt), ("distilled", self.distill)) if on]
+        if self.distill and self.teacher == "served":
+            pulled[-1] = "distilled from the served model"
+        if self.student_layers is not None:
+            pulled.append(f"{self.student_layers}-layer student")
         return " + ".join(pulled) or "none"
 
 
@@ -101,6 +118,9 @@ class Resources:
     teacher_model: str | None = None
     """The teacher's pretrained encoder (a local folder); None: distillation is not possible."""
     teacher_name: str = ""
+    served_model: str | None = None
+    """The model the site serves now (a trained model folder), the teacher of
+    `RecipeArguments(teacher="served")`; None: there is none."""
 
 
 def train_with_recipe(
@@ -129,15 +149,26 @@ def train_with_recipe(
             f"{report['seconds']} s, loss {report['first_loss']} -> {report['last_loss']}"
         )
     soft: list[SoftExample] = []
+    student_args = args
+    if recipe.student_layers is not None:
+        student_args = replace(student_args, layers=recipe.student_layers)
     if recipe.distill:
-        epochs = recipe.teacher_epochs(len(train_examples), batch_size=args.batch_size)
-        teacher = teacher_model(
-            resources=resources,
-            train_examples=train_examples,
-            eval_examples=balanced_head(eval_examples, recipe.teacher_eval),
-            args=replace(args, lr=recipe.teacher_lr, epochs=epochs, calibration_size=0),
-            progress=progress,
-        )
+        if recipe.teacher == "served":
+            teacher = served_teacher(resources)
+            taught = f"the served model {teacher.path.name}, as it is"
+        else:
+            epochs = recipe.teacher_epochs(len(train_examples), batch_size=args.batch_size)
+            teacher = teacher_model(
+                resources=resources,
+                train_examples=train_examples,
+                eval_examples=balanced_head(eval_examples, recipe.teacher_eval),
+                args=replace(args, lr=recipe.teacher_lr, epochs=epochs, calibration_size=0),
+                progress=progress,
+            )
+            taught = (
+                f"{teacher.card.base_model} fine-tuned on the same labels ({epochs} epochs, "
+                f"lr {recipe.teacher_lr})"
+            )
         soft = teacher_soft_labels(
             resources=resources,
             teacher=teacher.path,
@@ -147,10 +178,8 @@ def train_with_recipe(
             seed=args.seed,
             progress=progress,
         )
-        notes["teacher"] = (
-            f"{teacher.card.base_model} fine-tuned on the same labels ({epochs} "
-            f"epochs, lr {recipe.teacher_lr}), soft labels on {len(soft)} unlabeled train reviews"
-        )
+        notes["teacher"] = f"{taught}, soft labels on {len(soft)} unlabeled train reviews"
+        student_args = replace(student_args, epochs=recipe.student_epochs)
         teacher_metrics = {
             f"teacher_{key}": value
             for key, value in teacher.card.metrics.items()
@@ -164,7 +193,7 @@ def train_with_recipe(
         eval_examples=eval_examples,
         calibration_examples=calibration_examples,
         soft_examples=soft,
-        args=replace(args, epochs=recipe.student_epochs) if soft else args,
+        args=student_args,
         dataset=dataset,
         notes=notes,
         extra_metrics=teacher_metrics,
@@ -244,6 +273,17 @@ def teacher_model(
     return Teacher(path, read_card(path))
 
 
+def served_teacher(resources: Resources) -> Teacher:
+    """The served model as a teacher, as it is."""
+    if resources.served_model is None:
+        raise ValueError(
+            "this recipe learns from the model the site serves, and there is none yet: "
+            "train one first (textflix train)"
+        )
+    path = Path(resources.served_model)
+    return Teacher(path, read_card(path))
+
+
 def teacher_soft_labels(
     *,
     resources: Resources,
@@ -255,19 +295,20 @@ def teacher_soft_labels(
     progress: bool = True,
 ) -> list[SoftExample]:
     """The teacher's soft labels of `n` unlabeled texts (not in `exclude`), one window each:
-    cached beside the teacher."""
+    cached in `resources.cache_dir`, under the teacher's name."""
     excluded = set(exclude)
     pool = [text for text in resources.unlabeled_texts if text not in excluded]
     chosen = random.Random(f"unlabeled-{seed}").sample(pool, min(n, len(pool)))  # noqa: S311
     windows = text_windows(chosen, words=words, seed=seed)
-    path = teacher / f"soft-labels-{_digest(windows)}.json"
+    path = resources.cache_dir / "soft-labels" / f"{teacher.name}-{_digest(windows)}.json"
     if path.is_file():
         return [(text, float(p)) for text, p in json.loads(path.read_text())]
     engine = ScoringEngine.from_pretrained(teacher, backend="fp32")
     labeled = soft_labels(teacher=engine, texts=windows, progress=progress)
-    partial = path.with_suffix(".partial")
-    partial.write_text(json.dumps(labeled))
-    partial.rename(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    unfinished = path.with_suffix(".partial")
+    unfinished.write_text(json.dumps(labeled))
+    unfinished.rename(path)
     return labeled
 
 

@@ -86,7 +86,7 @@ def train(
     set_seed(args.seed)
     target = resolve_device(args.device)
     model, tokenizer = new_classifier(
-        base_model=base_model, max_length=args.max_length, dropout=args.dropout
+        base_model=base_model, max_length=args.max_length, dropout=args.dropout, layers=args.layers
     )
     model.to(target)  # type: ignore[arg-type]  # (transformers' `to` wrapper confuses mypy)
     targets = [*((text, float(label)) for text, label in train_examples), *soft_examples]
@@ -127,6 +127,7 @@ def train(
         key: value
         for key, value in asdict(args).items()
         if key not in ("seed", "device", "eval_batch_size", "head_init", "calibration_size")
+        and not (key == "layers" and value is None)
     }
     card = _card(
         out_dir=out_dir,

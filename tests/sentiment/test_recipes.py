@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 import torch
 from safetensors.torch import load_file
-from transformers import AutoTokenizer, BertConfig, BertModel
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    BertConfig,
+    BertModel,
+)
 
 from app.lifecycle import pretrained
 from app.sentiment import recipes
@@ -22,7 +27,8 @@ from app.sentiment.data import Example
 from app.sentiment.distillation import soft_labels, text_windows
 from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_adaptation
 from app.sentiment.experiment import run_experiment
-from app.sentiment.modeling import new_classifier
+from app.sentiment.engine import ScoringEngine
+from app.sentiment.modeling import kept_layers, new_classifier
 from app.sentiment.predictions import Prediction
 from app.sentiment.recipes import RecipeArguments, Resources, train_with_recipe
 from app.sentiment.registry import ModelCard
@@ -34,10 +40,10 @@ UNLABELED = [
 ]
 
 
-def _tiny_encoder(folder: Path, base_model: str, *, seed: int) -> str:
+def _tiny_encoder(folder: Path, base_model: str, *, seed: int, layers: int = 1) -> str:
     torch.manual_seed(seed)
     config = BertConfig(
-        hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64
+        hidden_size=32, num_hidden_layers=layers, num_attention_heads=2, intermediate_size=64
     )
     BertModel(config).save_pretrained(folder)
     AutoTokenizer.from_pretrained(base_model).save_pretrained(folder)
@@ -201,6 +207,51 @@ def test_the_quick_recipe_pulls_no_lever(
     assert card.hyperparameters["recipe levers"] == "none"
     with pytest.raises(ValueError, match="unknown recipe"):
         RecipeArguments.for_recipe("slow")  # type: ignore[arg-type]
+
+
+def test_a_shallower_student_keeps_evenly_spaced_layers_ending_with_the_last() -> None:
+    assert kept_layers(6, 3) == [1, 3, 5]
+    assert kept_layers(6, 6) == [0, 1, 2, 3, 4, 5]
+    assert kept_layers(6, 1) == [5]
+    assert kept_layers(12, 4) == [2, 5, 8, 11]
+    with pytest.raises(ValueError, match="cannot keep 7 of 6"):
+        kept_layers(6, 7)
+    with pytest.raises(ValueError, match="at least 1"):
+        TrainingArguments(layers=0)
+
+
+def test_the_small_recipe_teaches_a_shallower_student_with_the_served_model(
+    tmp_path: Path, resources: Resources, base_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    two_layers = _tiny_encoder(tmp_path / "two-layers", base_model, seed=2, layers=2)
+    resources = replace(resources, base_model=two_layers, teacher_model=None)
+    served = tmp_path / "served"
+    _train(resources, served, RecipeArguments.for_recipe("quick"))
+    trained = _counting(monkeypatch, "train")
+    small = replace(
+        RecipeArguments.for_recipe("small"),
+        student_layers=1,
+        unlabeled=100,
+        window_words=5,
+        student_epochs=1,
+    )
+
+    card = _train(replace(resources, served_model=str(served)), tmp_path / "small", small)
+
+    [student_run] = trained  # no teacher to fine-tune: the served model teaches as it is
+    assert student_run["base_model"] == two_layers and student_run["args"].layers == 1
+    soft = student_run["soft_examples"]
+    assert len(soft) == len(UNLABELED)
+    engine = ScoringEngine.from_pretrained(served, backend="fp32")
+    assert soft == soft_labels(teacher=engine, texts=[text for text, _ in soft], progress=False)
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "small")
+    assert len(loaded.encoder.encoder.layer) == 1
+    assert loaded.config.encoder.num_hidden_layers == 1
+    assert card.hyperparameters["layers"] == 1
+    assert card.hyperparameters["recipe levers"] == "distilled from the served model + 1-layer student"
+    assert "the served model served" in str(card.hyperparameters["teacher"])
+    with pytest.raises(ValueError, match="train one first"):
+        _train(resources, tmp_path / "no-teacher", small)
 
 
 def test_distilling_without_a_teacher_says_how_to_get_one(
