@@ -26,8 +26,8 @@ from app.sentiment.arguments import TrainingArguments
 from app.sentiment.data import Example
 from app.sentiment.distillation import soft_labels, text_windows
 from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_adaptation
-from app.sentiment.experiment import run_experiment
 from app.sentiment.engine import ScoringEngine
+from app.sentiment.experiment import run_experiment
 from app.sentiment.modeling import kept_layers, new_classifier
 from app.sentiment.predictions import Prediction
 from app.sentiment.recipes import RecipeArguments, Resources, train_with_recipe
@@ -248,7 +248,9 @@ def test_the_small_recipe_teaches_a_shallower_student_with_the_served_model(
     assert len(loaded.encoder.encoder.layer) == 1
     assert loaded.config.encoder.num_hidden_layers == 1
     assert card.hyperparameters["layers"] == 1
-    assert card.hyperparameters["recipe levers"] == "distilled from the served model + 1-layer student"
+    assert (
+        card.hyperparameters["recipe levers"] == "distilled from the served model + 1-layer student"
+    )
     assert "the served model served" in str(card.hyperparameters["teacher"])
     with pytest.raises(ValueError, match="train one first"):
         _train(resources, tmp_path / "no-teacher", small)
