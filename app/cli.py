@@ -17,9 +17,8 @@ import click
 from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
 from app.importers.sources import SourceError
-from app.lifecycle.pretrained import TeacherMissing
 from app.sentiment.arguments import HEAD_INITS, HeadInit, TrainingArguments
-from app.sentiment.recipes import RECIPES, Recipe
+from app.sentiment.recipes import RECIPES, Recipe, TeacherMissing
 from app.sentiment.registry import FINETUNE, KINDS
 from app.sentiment.text import clean
 

