@@ -24,6 +24,8 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -61,9 +63,9 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A review handed to one worker, with the text revision it is to score."""
+class Claimed(NamedTuple):
+    """A review handed to one worker, with the text revision it is to score: a row of
+    (id, text_revision, body)."""
 
     review_id: int
     text_revision: int
@@ -156,7 +158,7 @@ def claim_batch(
         ).all()
         session.commit()
         if taken:
-            by_id = {row.id: Claimed(row.id, row.text_revision, row.body) for row in rows}
+            by_id = {row.id: Claimed(*row) for row in rows}
             return [by_id[review_id] for review_id in ids if review_id in by_id]
         # Other workers are claiming these very reviews: look again.
 
@@ -361,15 +363,17 @@ def score_pending(
         session.commit()
         bar = tqdm(total=total, desc=f"scoring with {version}", unit="review", disable=not progress)
         finished = False
+        claim = partial(
+            claim_batch,
+            session=session,
+            version=version,
+            worker=worker,
+            limit=batch_size,
+            lease_seconds=lease_seconds,
+        )
         try:
             while not (stop and stop.is_set()):
-                batch = claim_batch(
-                    session=session,
-                    version=version,
-                    worker=worker,
-                    limit=batch_size,
-                    lease_seconds=lease_seconds,
-                )
+                batch = claim()
                 if not batch:
                     finished = True
                     break
