@@ -45,7 +45,9 @@ def _htmx_settled(page) -> None:  # type: ignore[no-untyped-def]
     only answers once htmx has processed it, as a person (who reads before clicking) never
     notices but a script that acts within milliseconds would."""
     busy = ".htmx-request, .htmx-swapping, .htmx-settling, .htmx-added"
-    page.wait_for_function(f"document.querySelectorAll({busy!r}).length === 0")
+    # A function, not an expression: Playwright polls an expression with eval() in the page,
+    # which the site's Content Security Policy (no 'unsafe-eval') rightly refuses.
+    page.wait_for_function(f"() => document.querySelectorAll({busy!r}).length === 0")
     page.wait_for_timeout(100)
 
 
