@@ -116,7 +116,7 @@ def kept_layers(total: int, keep: int) -> list[int]:
     return [round((i + 1) * total / keep) - 1 for i in range(keep)]
 
 
-def keep_layers(encoder: PreTrainedModel, keep: int) -> None:
+def shorten_encoder(encoder: PreTrainedModel, keep: int) -> None:
     """Drop all but `kept_layers` of a BERT-family encoder's layers, in place; its config says
     so, so the saved model loads back with that many."""
     body = getattr(encoder, "encoder", None)
@@ -138,7 +138,7 @@ def new_classifier(
     *, base_model: str, max_length: int, dropout: float = 0.1, layers: int | None = None
 ) -> tuple[MeanPoolingForSequenceClassification, PreTrainedTokenizerBase]:
     """A two-label classifier on the pretrained encoder in `base_model`, with an untrained head;
-    with `layers`, on that many of its layers only (see `keep_layers`)."""
+    with `layers`, on that many of its layers only (see `shorten_encoder`)."""
     offline()
     if not Path(base_model).is_dir():
         raise ValueError(
@@ -147,7 +147,7 @@ def new_classifier(
         )
     pretrained = AutoModel.from_pretrained(base_model, local_files_only=True)
     if layers is not None:
-        keep_layers(pretrained, layers)
+        shorten_encoder(pretrained, layers)
     positions = getattr(pretrained.config, "max_position_embeddings", None)
     if positions is not None and max_length > positions:
         raise ValueError(f"max_length {max_length} is more than {base_model} reads ({positions})")

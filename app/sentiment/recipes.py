@@ -99,9 +99,11 @@ class RecipeArguments:
     @property
     def levers(self) -> str:
         """The levers pulled, for cards and logs."""
-        pulled = [name for name, on in (("adapted", self.adapt), ("distilled", self.distill)) if on]
-        if self.distill and self.teacher == "served":
-            pulled[-1] = "distilled from the served model"
+        pulled = ["adapted"] if self.adapt else []
+        if self.distill:
+            pulled.append(
+                "distilled from the served model" if self.teacher == "served" else "distilled"
+            )
         if self.student_layers is not None:
             pulled.append(f"{self.student_layers}-layer student")
         return " + ".join(pulled) or "none"
