@@ -21,10 +21,11 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import NamedTuple
 
 from sqlalchemy import (
@@ -70,6 +71,21 @@ class Claimed(NamedTuple):
     review_id: int
     text_revision: int
     body: str
+
+
+@dataclass
+class StepTimes:
+    """Seconds one worker spent on each step of its batches, summed: claiming reviews, the
+    model, and writing the scores (sentence scores and movie figures included)."""
+
+    claim: float = 0.0
+    model: float = 0.0
+    write: float = 0.0
+
+    def add(self, other: StepTimes) -> StepTimes:
+        return StepTimes(
+            self.claim + other.claim, self.model + other.model, self.write + other.write
+        )
 
 
 @dataclass(frozen=True)
@@ -348,11 +364,18 @@ def score_pending(
     stop: threading.Event | None = None,
     worker: str | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    times: StepTimes | None = None,
 ) -> ScoringJob | None:
     """Score every review lacking a score from the classifier's version that no other worker
     has claimed, batch by batch, recording progress in a ScoringJob row. Between batches it
-    checks `stop`; the batch in flight is finished, and any claim left is handed back."""
+    checks `stop`; the batch in flight is finished, and any claim left is handed back. Adds
+    the seconds of each step to `times`, if given.
+
+    The database work overlaps the model's: while the model scores one batch (in a thread of
+    its own; the runtimes release the GIL), this thread writes the batch before and claims
+    the next, so a worker's rate is the model's rather than the model's plus the database's."""
     version = classifier.version
+    times = times if times is not None else StepTimes()
     worker = worker or new_worker_id()
     with session_factory() as session:
         total = count_unscored(session=session, version=version)
@@ -362,35 +385,60 @@ def score_pending(
         session.add(job)
         session.commit()
         bar = tqdm(total=total, desc=f"scoring with {version}", unit="review", disable=not progress)
-        finished = False
-        claim = partial(
-            claim_batch,
-            session=session,
-            version=version,
-            worker=worker,
-            limit=batch_size,
-            lease_seconds=lease_seconds,
-        )
+
+        def claim() -> list[Claimed]:
+            started = time.perf_counter()
+            claimed = claim_batch(
+                session=session,
+                version=version,
+                worker=worker,
+                limit=batch_size,
+                lease_seconds=lease_seconds,
+            )
+            times.claim += time.perf_counter() - started
+            return claimed
+
+        def score(texts: list[str]) -> list[Analysis]:  # in the model's thread
+            started = time.perf_counter()
+            analyses = analyze(classifier, texts)
+            times.model += time.perf_counter() - started
+            return analyses
+
+        def write(batch: list[Claimed], analyses: list[Analysis]) -> None:
+            started = time.perf_counter()
+            written = store_scores(
+                session=session,
+                version=version,
+                scored=[
+                    Scored(claimed.review_id, claimed.text_revision, analysis)
+                    for claimed, analysis in zip(batch, analyses, strict=True)
+                ],
+                worker=worker,
+            )
+            job.done = min(job.total, job.done + len(written))
+            session.commit()  # the batch's scores, sentences, released claims and progress
+            times.write += time.perf_counter() - started
+            bar.update(len(written))
+
+        def next_batch() -> list[Claimed] | None:
+            """The next claim: [] when nothing is left, None once `stop` is set."""
+            return None if stop is not None and stop.is_set() else claim()
+
         try:
-            while not (stop and stop.is_set()):
-                batch = claim()
-                if not batch:
-                    finished = True
-                    break
-                analyses = analyze(classifier, [claimed.body for claimed in batch])
-                written = store_scores(
-                    session=session,
-                    version=version,
-                    scored=[
-                        Scored(claimed.review_id, claimed.text_revision, analysis)
-                        for claimed, analysis in zip(batch, analyses, strict=True)
-                    ],
-                    worker=worker,
-                )
-                job.done = min(job.total, job.done + len(written))
-                session.commit()  # the batch's scores, sentences, released claims and progress
-                bar.update(len(written))
-            job.status = "done" if finished else "stopped"
+            with ThreadPoolExecutor(1, thread_name_prefix=f"model-{worker}") as model:
+                batch = next_batch()
+                scored: tuple[list[Claimed], list[Analysis]] | None = None
+                while batch and not (stop is not None and stop.is_set()):
+                    in_flight = model.submit(score, [claimed.body for claimed in batch])
+                    if scored is not None:
+                        write(*scored)
+                    following = next_batch()
+                    scored = (batch, in_flight.result())
+                    batch = following
+                if scored is not None:
+                    write(*scored)
+            # Stopped with a batch claimed but not scored: it is handed back below.
+            job.status = "done" if batch == [] else "stopped"
         except Exception as exc:
             session.rollback()
             job.status = "failed"
@@ -424,6 +472,8 @@ class ScoringWorker:
         self._batch_size = batch_size
         self._lease_seconds = lease_seconds
         self.worker_id = new_worker_id()
+        self.times = StepTimes()
+        """Seconds spent claiming, in the model and writing, over this worker's life."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.run, name="scoring-worker", daemon=True)
 
@@ -460,6 +510,7 @@ class ScoringWorker:
                         stop=self._stop,
                         worker=self.worker_id,
                         lease_seconds=self._lease_seconds,
+                        times=self.times,
                     )
             except Exception:
                 log.exception("background scoring failed; retrying in a while")

@@ -11,7 +11,8 @@ site does (TEXTFLIX_* settings; the first load of a model on a host measures its
 is timed apart), then runs `--workers` ScoringWorkers (threads of this process sharing the
 model, as `textflix serve` runs one) until nothing is left to score. Prints minutes for each
 step, reviews per second, and peak resident memory (ru_maxrss) of this process and of its
-children. Prints figures only; asserts nothing.
+children, and how the workers' time splits between claiming reviews, the model and writing
+scores. Prints figures only; asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from functools import reduce
 from pathlib import Path
 
 import torch
@@ -43,7 +45,7 @@ from app.db import make_engine, make_session_factory  # noqa: E402
 from app.importers.aclimdb import import_reviews  # noqa: E402
 from app.lifecycle.serving import ModelHolder, load_current  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.scoring import ScoringWorker, count_unscored  # noqa: E402
+from app.scoring import ScoringWorker, StepTimes, count_unscored  # noqa: E402
 
 
 def main() -> None:
@@ -96,7 +98,9 @@ def main() -> None:
         with factory() as session:
             to_score = count_unscored(session=session, version=classifier.version)
         started = time.perf_counter()
-        run_workers(settings, factory, models, workers=args.workers, batch_size=args.batch_size)
+        times = run_workers(
+            settings, factory, models, workers=args.workers, batch_size=args.batch_size
+        )
         scoring_seconds = time.perf_counter() - started
         steps.append((f"score with {args.workers} worker(s)", scoring_seconds))
         with factory() as session:
@@ -117,6 +121,14 @@ def main() -> None:
         f"\nscored {to_score - left:,} of {to_score:,} reviews ({left:,} left), "
         f"{(to_score - left) / scoring_seconds:.1f} reviews/s"
     )
+    spent = times.claim + times.model + times.write
+    print(
+        f"the workers' time, summed over workers: model {times.model / 60:.2f} min "
+        f"({times.model / spent:.0%}), claiming {times.claim / 60:.2f} min "
+        f"({times.claim / spent:.0%}), writing {times.write / 60:.2f} min "
+        f"({times.write / spent:.0%}); the model alone: "
+        f"{(to_score - left) / max(times.model, 1e-9):.1f} reviews/s per worker"
+    )
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak RSS: this process {own:.0f} MiB, its largest child {children:.0f} MiB")
@@ -129,8 +141,9 @@ def run_workers(
     *,
     workers: int,
     batch_size: int | None,
-) -> None:
-    """`workers` scoring workers, each in a thread, until nothing is left to claim."""
+) -> StepTimes:
+    """`workers` scoring workers, each in a thread, until nothing is left to claim; the
+    seconds they spent on each step, summed."""
     scorers = [
         ScoringWorker(
             session_factory=factory,
@@ -145,6 +158,7 @@ def run_workers(
         thread.start()
     for thread in threads:
         thread.join()
+    return reduce(StepTimes.add, (scorer.times for scorer in scorers), StepTimes())
 
 
 if __name__ == "__main__":

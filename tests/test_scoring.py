@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.lifecycle.serving import ModelHolder
-from app.models import ReviewScore, ScoringJob, SentenceScore
-from app.scoring import ScoringWorker, count_unscored, put_first_if_unscored, score_pending
-from tests.factories import FakeClassifier, make_movie, make_review, make_user
+from app.models import ReviewScore, ScoringClaim, ScoringJob, SentenceScore
+from app.scoring import (
+    ScoringWorker,
+    StepTimes,
+    count_unscored,
+    put_first_if_unscored,
+    score_pending,
+)
+from tests.factories import (
+    HANG_GUARD_SECONDS,
+    FakeClassifier,
+    GatedClassifier,
+    make_movie,
+    make_review,
+    make_user,
+    wait_until,
+)
 
 
 def test_scores_every_unscored_review_once(
@@ -87,3 +102,47 @@ def test_worker_thread_scores_and_stops(
     worker.stop()
 
     assert session.scalar(select(func.count(ReviewScore.id))) == 2
+
+
+def test_claims_the_next_batch_while_the_model_scores_and_hands_it_back_on_stop(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    movie = make_movie(session)
+    for i in range(4):
+        make_review(session, movie=movie, body=f"Review {i} is good.")
+    classifier = GatedClassifier()
+    stop = threading.Event()
+    times = StepTimes()
+    jobs: list[ScoringJob | None] = []
+
+    def claims() -> int:
+        with session_factory() as fresh:
+            return fresh.scalar(select(func.count(ScoringClaim.review_id))) or 0
+
+    scorer = threading.Thread(
+        target=lambda: jobs.append(
+            score_pending(
+                session_factory=session_factory,
+                classifier=classifier,
+                batch_size=1,
+                progress=False,
+                stop=stop,
+                times=times,
+            )
+        )
+    )
+    scorer.start()
+    assert classifier.entered.wait(HANG_GUARD_SECONDS)
+    # The model holds the first review; meanwhile the database side claims the second.
+    wait_until(lambda: claims() == 2)
+    stop.set()
+    classifier.gate.set()
+    scorer.join(HANG_GUARD_SECONDS)
+
+    [job] = jobs
+    assert job is not None and job.status == "stopped" and job.done == 1
+    session.expire_all()
+    assert session.scalar(select(func.count(ReviewScore.id))) == 1  # the batch in flight
+    assert claims() == 0  # the batch claimed ahead is handed back, unscored
+    assert count_unscored(session=session, version="gated") == 3
+    assert times.model > 0 and times.claim > 0 and times.write > 0
