@@ -10,6 +10,7 @@ ENGINE_DIR, with the exported ONNX file, so that no start repeats the work.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import importlib.util
 import json
@@ -127,29 +128,60 @@ def build_encoder(
 
 
 def onnx_file(encoder: nn.Module, *, cache_dir: Path | None, int8: bool) -> Path:
-    """The encoder exported to ONNX (with int8 weights if `int8`): made once per weights and
-    kept in `cache_dir` (a temporary folder when there is none or it cannot be written)."""
+    """The encoder exported to ONNX, its attention, GELU and layer norms fused into ONNX
+    Runtime's transformer kernels (with int8 weights if `int8`): made once per weights and kept
+    in `cache_dir` (a temporary folder when there is none or it cannot be written)."""
     folder = _writable(cache_dir)
     fingerprint = weights_fingerprint(encoder)
-    fp32 = folder / f"encoder-fp32-{fingerprint}.onnx"
+    # The file names name the recipe too, so that a changed recipe makes new files.
+    fp32 = folder / f"encoder-fp32-fused-{fingerprint}.onnx"
     if not fp32.is_file():
         log.info("exporting the encoder to ONNX in %s (once per model version)", fp32)
+        exported = folder / f".{fp32.name}.exported"
+        _export_onnx(encoder, exported)
         partial = folder / f".{fp32.name}.partial"
-        _export_onnx(encoder, partial)
+        _fuse(exported, partial, config=getattr(encoder, "config", None))
+        exported.unlink(missing_ok=True)
         partial.rename(fp32)
     if not int8:
         return fp32
-    # The file name names the quantisation recipe too, so that a changed recipe makes a new file.
-    path = folder / f"encoder-int8-per-channel-{fingerprint}.onnx"
+    path = folder / f"encoder-int8-fused-per-channel-{fingerprint}.onnx"
     if not path.is_file():
+        import onnx
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         partial = folder / f".{path.name}.partial"
         # Per-channel weight scales: measured on aclImdb reviews, they halve the int8 error
-        # in P(positive) against one scale per tensor.
-        quantize_dynamic(fp32, partial, weight_type=QuantType.QInt8, per_channel=True)
+        # in P(positive) against one scale per tensor. The fused kernels' outputs have no
+        # inferred type, hence the default (float) the quantiser is told to assume.
+        quantize_dynamic(
+            fp32,
+            partial,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
         partial.rename(path)
     return path
+
+
+def _fuse(source: Path, target: Path, *, config: Any) -> None:
+    """ONNX Runtime's transformer optimizer on a BERT-family export: attention, GELU and layer
+    norms fused into single kernels (exact in fp32; with int8 weights, measured on aclImdb
+    reviews, about 1.2-1.3x the unfused graph's speed). An encoder it cannot read is kept
+    unfused: slower, never wrong."""
+    heads, hidden = getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        fused = optimize_model(
+            str(source), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1
+        )
+        fused.save_model_to_file(str(target))
+        log.info("fused kernels: %s", fused.get_fused_operator_statistics())
+    except Exception:  # a failure of the optimizer leaves the plain export, which works
+        log.exception("could not fuse the ONNX encoder's kernels: keeping the plain export")
+        source.replace(target)
 
 
 def _export_onnx(encoder: nn.Module, path: Path) -> None:
@@ -162,6 +194,12 @@ def _export_onnx(encoder: nn.Module, path: Path) -> None:
             output = self.inner(input_ids=input_ids, attention_mask=attention_mask)
             return cast(torch.Tensor, output.last_hidden_state)
 
+    # Attention written out in plain operators ("eager"), which ONNX Runtime's optimizer
+    # recognises and fuses; the fused scaled-dot-product export it does not. On a copy, so
+    # that the model served in PyTorch keeps its own attention.
+    encoder = copy.deepcopy(encoder)
+    if isinstance(encoder, PreTrainedModel):
+        encoder.set_attn_implementation("eager")
     ids = torch.tensor([[101, 2023, 3185, 2001, 2307, 102], [101, 2307, 102, 0, 0, 0]])
     mask = (ids != 0).long()
     dynamic = {0: "batch", 1: "tokens"}

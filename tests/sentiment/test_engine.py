@@ -219,6 +219,13 @@ def test_other_backends_stay_close_to_fp32(
         assert [s.p_positive for s in close.sentences] == pytest.approx(
             [s.p_positive for s in exact.sentences], abs=tolerance
         )
+    if backend == "onnx-fp32":
+        import onnx
+
+        [exported] = tmp_path.glob("encoder-fp32-*.onnx")
+        kernels = {node.op_type for node in onnx.load(exported).graph.node}
+        # ONNX Runtime's fused transformer kernels, not the plain export's operators.
+        assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= kernels
     if backend == "onnx-int8":
         [exported] = tmp_path.glob("encoder-int8-*.onnx")
         stamp = exported.stat().st_mtime_ns
