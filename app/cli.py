@@ -651,11 +651,15 @@ def demo(host: str, port: int) -> None:
             click.echo("no trained model yet: fine-tuning the default one (a few minutes on a CPU)")
             train_version(settings=settings)
         baseline = baseline_to_compare(settings=settings)
+        current = current_model_dir(settings.models_dir)
     click.echo(f"Textflix is up at http://{host}:{port} (imported reviews are scored meanwhile)")
     app = create_app(settings)
     if baseline is not None:
-        # Beside the current model's scores, so that "How it works" compares the two.
-        app.state.promotions.start(baseline, make_current=False)
+        # Beside the current model's scores, so that "How it works" compares the two: once
+        # the current model has scored every review, which is what the site shows.
+        app.state.promotions.start(
+            baseline, make_current=False, after=current.name if current else None
+        )
     uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=SHUTDOWN_SECONDS)
 
 

@@ -294,6 +294,10 @@ def baseline_to_compare(*, settings: Settings, progress: bool = True) -> str | N
     return None if current is not None and current.name == name else name
 
 
+WAIT_SECONDS = 10.0
+"""How often a job waiting for another version's scoring looks again."""
+
+
 class PromotionRunner:
     """Runs at most one promotion (or scoring for comparison) at a time in a background thread
     of the web process."""
@@ -303,23 +307,41 @@ class PromotionRunner:
         self._session_factory = session_factory
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting: threading.Event | None = None
+        """Set to call off the job while it only waits (see `start`'s `after`)."""
         self.running: str | None = None
         self.make_current = False  # whether the running job ends in a promotion
         self.worker_id = new_worker_id()
 
-    def start(self, name: str, *, make_current: bool = True) -> bool:
+    def start(self, name: str, *, make_current: bool = True, after: str | None = None) -> bool:
         """Start promoting `name` (or only scoring every review with it); False if a job is
-        already running."""
-        if self._thread is not None and self._thread.is_alive():
-            return False
-        model_dir(self._settings.models_dir, name)  # fail now, in the request, if it is unusable
-        self.running, self.make_current = name, make_current
-        self._thread = threading.Thread(target=self._run, args=(name, make_current), daemon=True)
-        self._thread.start()
-        return True
+        already running. With `after` (a version), the job first waits until that version has
+        scored every review, so that the two do not share the cores; a job started while it
+        waits takes its place."""
+        with self._lock:
+            thread, waiting = self._thread, self._waiting
+            if thread is None or not thread.is_alive():
+                model_dir(self._settings.models_dir, name)  # fail now, in the request
+                self.running, self.make_current = name, make_current
+                self._waiting = threading.Event() if after is not None else None
+                self._thread = threading.Thread(
+                    target=self._run, args=(name, make_current, after, self._waiting), daemon=True
+                )
+                self._thread.start()
+                return True
+            if waiting is None:
+                return False
+            waiting.set()  # the job in the way only waits: it gives way
+        thread.join()
+        return self.start(name, make_current=make_current, after=after)
 
-    def _run(self, name: str, make_current: bool) -> None:
+    def _run(
+        self, name: str, make_current: bool, after: str | None, waiting: threading.Event | None
+    ) -> None:
         try:
+            if after is not None and waiting is not None and not self._wait_for(after, waiting):
+                return
             score_version(
                 settings=self._settings,
                 session_factory=self._session_factory,
@@ -334,13 +356,31 @@ class PromotionRunner:
         finally:
             self.running = None
 
+    def _wait_for(self, version: str, waiting: threading.Event) -> bool:
+        """Wait until `version` has scored every review: True then, False if called off (by
+        a stop or by another job) first."""
+        while not waiting.is_set() and not self._stop.is_set():
+            with self._session_factory() as session:
+                done = count_unscored(session=session, version=version) == 0
+            if done:
+                with self._lock:
+                    if waiting.is_set():
+                        return False
+                    self._waiting = None  # from here on, this job runs like any other
+                    return True
+            waiting.wait(WAIT_SECONDS)
+        return False
+
     def request_stop(self) -> None:
-        """Stop after the batch in flight."""
+        """Stop after the batch in flight (a job that only waits, at once)."""
         self._stop.set()
+        waiting = self._waiting
+        if waiting is not None:
+            waiting.set()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop: the batch in flight is finished within `timeout` or handed back."""
-        self._stop.set()
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():

@@ -4,10 +4,11 @@ never shows figures mixed from two versions; an interrupted promotion resumes.""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -15,7 +16,7 @@ from app.lifecycle import versions as promotion
 from app.models import ReviewScore
 from app.scoring import score_pending
 from app.sentiment.registry import ModelCard, current_model_dir, set_current, write_card
-from tests.factories import FakeClassifier, make_movie, make_review
+from tests.factories import FakeClassifier, make_movie, make_review, wait_until
 
 
 def make_card(models_dir: Path, name: str, accuracy: float = 0.9) -> ModelCard:
@@ -127,3 +128,32 @@ def test_verdict_needs_a_strictly_better_model() -> None:
     assert promotion.Verdict("new", 0.90, "old", 0.89).better
     assert not promotion.Verdict("new", 0.89, "old", 0.89).better
     assert promotion.Verdict("new", 0.5, None, None).better
+
+
+def test_a_comparison_waits_for_the_current_version_and_gives_way_to_a_promotion(
+    settings: Settings,
+    versions: dict[str, FakeClassifier],
+    session_factory: sessionmaker[Session],
+    session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(promotion, "WAIT_SECONDS", 0.01)
+    movie = make_movie(session)
+    for i in range(3):
+        make_review(session, movie=movie, body=f"great {i}")
+    runner = promotion.PromotionRunner(settings=settings, session_factory=session_factory)
+
+    assert runner.start("v2", make_current=False, after="v1")
+    time.sleep(0.2)  # v1 has scored nothing yet: v2 only waits
+    assert _count(session, "v2") == 0 and runner.running == "v2"
+    score_pending(session_factory=session_factory, classifier=versions["v1"], progress=False)
+    wait_until(lambda: runner.running is None)
+    assert _count(session, "v2") == 3  # v1 done: the comparison ran
+
+    session.execute(delete(ReviewScore).where(ReviewScore.model_version == "v1"))
+    session.commit()
+    assert runner.start("v2", make_current=False, after="v1")  # waits again
+    assert runner.start("v2", make_current=True)  # a promotion takes the waiting job's place
+    wait_until(lambda: runner.running is None)
+    assert current_model_dir(settings.models_dir) == settings.models_dir / "v2"
+    runner.stop(timeout=5)
