@@ -14,7 +14,16 @@ from app.config import PROJECT_ROOT
 APP = PROJECT_ROOT / "app"
 SENTIMENT = APP / "sentiment"
 # What the model side may import besides itself and the standard library.
-THIRD_PARTY = {"torch", "transformers", "numpy", "sklearn", "tqdm", "matplotlib", "onnxruntime"}
+THIRD_PARTY = {
+    "torch",
+    "transformers",
+    "numpy",
+    "sklearn",
+    "tqdm",
+    "matplotlib",
+    "onnxruntime",
+    "onnx",
+}
 
 
 def _contract() -> dict[str, list[str]]:
