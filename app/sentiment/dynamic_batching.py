@@ -10,6 +10,11 @@ When to wait for more: a request that finds the thread idle is run at once, alon
 added wait. Only when requests arrived while the previous pass ran (a burst is under way) does
 the thread wait up to `max_wait_ms` for more, so that the next pass is fuller.
 
+A classifier that can split its work (the engine's `prepare` and `run`) has each caller do
+everything before the model in the caller's own thread (tokenising, windows), so that the
+batching thread only runs the encoder and pools: callers overlap their preparation with the
+pass in flight instead of waiting for the one thread to do it for all of them in series.
+
 A full queue refuses a request at once with `Overloaded`, and a closed batcher with
 `BatcherClosed`; both are `Unavailable` and say when to try again (`retry_after`).
 """
@@ -23,14 +28,26 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Protocol, runtime_checkable
 
 from app.sentiment.classifier import Classifier, analyze
-from app.sentiment.predictions import Analysis, Prediction
+from app.sentiment.predictions import Analysis, Kind, Prediction
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["predict", "analyze"]
+
+@runtime_checkable
+class Preparing(Protocol):
+    """A classifier whose calls split into a preparation, done by each caller, and one run of
+    the model for many prepared calls together (the engine)."""
+
+    def prepare(self, kind: Kind, texts: Sequence[str]) -> Any:
+        """Everything before the model, for one call."""
+        ...
+
+    def run(self, prepared: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        """Each prepared call's results, in order, from one pass."""
+        ...
 
 
 class Unavailable(RuntimeError):
@@ -53,6 +70,7 @@ class BatcherClosed(Unavailable):
 class _Request:
     kind: Kind
     texts: Sequence[str]
+    prepared: Any = None
     done: threading.Event = field(default_factory=threading.Event)
     result: list[Any] = field(default_factory=list)
     error: BaseException | None = None
@@ -123,6 +141,8 @@ class DynamicBatcher:
         if not texts:
             return []
         request = _Request(kind, list(texts))
+        if isinstance(self.classifier, Preparing):
+            request.prepared = self.classifier.prepare(kind, request.texts)  # in this thread
         with self._condition:
             if self._closed:
                 raise self._closed_error()
@@ -206,10 +226,10 @@ class DynamicBatcher:
         return sum(len(request.texts) for request in batch) < self.max_batch
 
     def _score(self, batch: list[_Request]) -> None:
-        texts = [text for request in batch for text in request.texts]
+        n_texts = sum(len(request.texts) for request in batch)
         started = time.perf_counter()
         try:
-            results = self._call(batch[0].kind, texts)
+            results = self._call(batch)
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].finish(error=exc)
@@ -225,20 +245,37 @@ class DynamicBatcher:
                 # Requests that arrived during this pass mean a burst: gather before the next.
                 self._burst = bool(self._queue)
         elapsed = time.perf_counter() - started
-        per_text = elapsed / len(texts)
+        per_text = elapsed / n_texts
         previous = self._seconds_per_text
         self._seconds_per_text = per_text if previous is None else 0.8 * previous + 0.2 * per_text
-        position = 0
-        for request in batch:
-            request.finish(result=results[position : position + len(request.texts)])
-            position += len(request.texts)
+        for request, result in zip(batch, results, strict=True):
+            request.finish(result=result)
 
-    def _call(self, kind: Kind, texts: list[str]) -> list[Any]:
-        results: list[Any] = (
-            self.classifier.predict(texts) if kind == "predict" else analyze(self.classifier, texts)
-        )
-        if len(results) != len(texts):
-            raise RuntimeError(
-                f"{self.version} returned {len(results)} results for {len(texts)} texts"
+    def _call(self, batch: list[_Request]) -> list[list[Any]]:
+        """Each request's results, from one call of the wrapped classifier."""
+        if isinstance(self.classifier, Preparing) and all(r.prepared is not None for r in batch):
+            per_request = [
+                list(results)
+                for results in self.classifier.run([request.prepared for request in batch])
+            ]
+        else:
+            texts = [text for request in batch for text in request.texts]
+            flat: list[Any] = (
+                self.classifier.predict(texts)
+                if batch[0].kind == "predict"
+                else analyze(self.classifier, texts)
             )
-        return results
+            per_request, position = [], 0
+            for request in batch:
+                per_request.append(flat[position : position + len(request.texts)])
+                position += len(request.texts)
+            if len(flat) != len(texts):
+                raise RuntimeError(
+                    f"{self.version} returned {len(flat)} results for {len(texts)} texts"
+                )
+        for request, results in zip(batch, per_request, strict=True):
+            if len(results) != len(request.texts):
+                raise RuntimeError(
+                    f"{self.version} returned {len(results)} results for {len(request.texts)} texts"
+                )
+        return per_request

@@ -35,7 +35,7 @@ from app.sentiment.backends import Backend, BackendSetting, Measurement
 from app.sentiment.batching import max_tokens, pack, pad_batch, special_tokens, window_starts
 from app.sentiment.labels import POSITIVE, label_of
 from app.sentiment.modeling import offline
-from app.sentiment.predictions import Analysis, Prediction, SentencePrediction
+from app.sentiment.predictions import Analysis, Kind, Prediction, SentencePrediction
 from app.sentiment.registry import ModelNotFoundError
 from app.sentiment.text import clean, sentence_spans
 
@@ -76,6 +76,34 @@ class _Plan:
     # weighted sum of its spans' summed states.
     spans: list[list[tuple[int, int, int, float]]] = field(default_factory=list)
     n_targets: int = 0
+
+
+@dataclass
+class Prepared:
+    """A call to the engine up to its encoder pass (see ScoringEngine.prepare): what to run,
+    and how its targets' scores become the call's results."""
+
+    kind: Kind
+    plan: _Plan
+    n_texts: int
+    sentences: list[list[str]] = field(default_factory=list)
+    """Per text, its sentences (analyze only), whose targets follow the texts' in the plan."""
+    version: str = ""
+
+    def results(self, p_positive: list[float]) -> list[Prediction] | list[Analysis]:
+        """The call's predictions or analyses from its targets' P(positive)."""
+        if self.kind == "predict":
+            return [Prediction(p) for p in p_positive[: self.n_texts]]
+        analyses = []
+        position = self.n_texts
+        for index, texts_of_review in enumerate(self.sentences):
+            scored = [
+                SentencePrediction(text, p_positive[position + offset])
+                for offset, text in enumerate(texts_of_review)
+            ]
+            position += len(texts_of_review)
+            analyses.append(Analysis(Prediction(p_positive[index]), scored, self.version))
+        return analyses
 
 
 class ScoringEngine:
@@ -228,17 +256,23 @@ class ScoringEngine:
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """One prediction per text, in order, each over the whole text however long."""
-        if not texts:
-            return []
-        plan = self._plan([self._tokenise(text) for text in texts], [[] for _ in texts])
-        p_positive = self._score(plan)
-        return [Prediction(float(p)) for p in p_positive[: len(texts)]]
+        [predictions] = self.run([self.prepare("predict", texts)])
+        return cast(list[Prediction], predictions)
 
     def analyze(self, texts: Sequence[str]) -> list[Analysis]:
         """Each review scored whole (cleaned of markup), and each of its sentences: in the
         context of the review, from the same forward pass, or read alone (`sentences`)."""
-        if not texts:
-            return []
+        [analyses] = self.run([self.prepare("analyze", texts)])
+        return cast(list[Analysis], analyses)
+
+    def prepare(self, kind: Kind, texts: Sequence[str]) -> Prepared:
+        """Everything before the encoder, for `predict` or `analyze` of `texts`: tokenising,
+        the sentences' token spans and the windows. Callers of one `run` (a dynamic batcher's
+        requests) can each prepare their own texts in their own thread."""
+        if kind == "predict":
+            encodings = [self._tokenise(text) for text in texts]
+            plan = self._plan(encodings, [[] for _ in texts])
+            return Prepared(kind, plan, len(texts), version=self.version)
         plains = [clean(text) for text in texts]
         encodings, sentence_tokens, sentences = [], [], []
         for plain in plains:
@@ -261,17 +295,27 @@ class ScoringEngine:
             plan = self._plan(encodings + alone, [[] for _ in encodings + alone])
         else:
             plan = self._plan(encodings, sentence_tokens)
-        p_positive = self._score(plan).tolist()
-        analyses = []
-        position = len(texts)
-        for index, texts_of_review in enumerate(sentences):
-            scored = [
-                SentencePrediction(text, p_positive[position + offset])
-                for offset, text in enumerate(texts_of_review)
-            ]
-            position += len(texts_of_review)
-            analyses.append(Analysis(Prediction(p_positive[index]), scored, self.version))
-        return analyses
+        return Prepared(kind, plan, len(texts), sentences, self.version)
+
+    def run(self, prepared: Sequence[Prepared]) -> list[list[Prediction] | list[Analysis]]:
+        """The results of each prepared call, in order, from one pass of the encoder over all
+        their windows together (packed by length as one batch of texts would be)."""
+        merged = _Plan()
+        for part in prepared:
+            merged.rows.extend(part.plan.rows)
+            shift = merged.n_targets
+            merged.spans.extend(
+                [(target + shift, first, end, weight) for target, first, end, weight in spans]
+                for spans in part.plan.spans
+            )
+            merged.n_targets += part.plan.n_targets
+        p_positive = self._score(merged).tolist() if merged.rows else []
+        results: list[list[Prediction] | list[Analysis]] = []
+        position = 0
+        for part in prepared:
+            results.append(part.results(p_positive[position : position + part.plan.n_targets]))
+            position += part.plan.n_targets
+        return results
 
     def _tokenise(self, text: str) -> list[int]:
         # Special tokens are added per window; verbose=False silences the warning about texts

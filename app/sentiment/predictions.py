@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from app.sentiment.labels import is_positive, name_of
+
+Kind = Literal["predict", "analyze"]
+"""What a caller asks a classifier for: whole texts only, or texts and their sentences."""
 
 
 @dataclass(frozen=True)

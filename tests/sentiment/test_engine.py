@@ -7,8 +7,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -134,14 +136,36 @@ def test_a_sentence_score_is_the_head_on_the_mean_of_its_tokens_in_the_review(
 
 
 def test_the_dynamic_batcher_gives_each_concurrent_caller_the_engines_own_scores(
-    engine: ScoringEngine,
+    engine: ScoringEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    threads: dict[str, set[str]] = {"prepare": set(), "run": set()}
+
+    def recorded(name: str) -> Any:
+        method = getattr(engine, name)
+
+        def call(*args: Any) -> Any:
+            threads[name].add(threading.current_thread().name)
+            return method(*args)
+
+        return call
+
+    for name in threads:
+        monkeypatch.setattr(engine, name, recorded(name))
     batcher = DynamicBatcher(engine, max_wait_ms=5, max_batch=4)
     texts = [f"{text} ({n})" for n in range(4) for text in TEXTS]
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="caller") as pool:
         batched = list(pool.map(lambda text: analyze(batcher, [text])[0], texts))
+        predicted = list(pool.map(lambda text: batcher.predict([text])[0], texts))
     batcher.close(timeout=60)
+    monkeypatch.undo()
     alone = [engine.analyze([text])[0] for text in texts]
+
+    # Each caller tokenises its own texts; the batching thread only runs the model.
+    assert threads["prepare"] and all(name.startswith("caller") for name in threads["prepare"])
+    assert threads["run"] == {"batcher-anchored"}
+    assert [p.p_positive for p in predicted] == pytest.approx(
+        [engine.predict([text])[0].p_positive for text in texts], abs=PLAIN_TOLERANCE
+    )
 
     assert [a.model_version for a in batched] == ["anchored"] * len(texts)
     assert [a.prediction.p_positive for a in batched] == pytest.approx(
