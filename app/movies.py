@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, Subquery, cast, func, select
+from sqlalchemy import ColumnElement, Float, FromClause, Select, Subquery, cast, func, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from app.accuracy import Accuracy, accuracy
@@ -110,6 +110,13 @@ def movie_counts(*, version: str | None, movie_id: int | None = None) -> Subquer
     return stmt.subquery("movie_counts")
 
 
+def most_reviewed_first(counts: FromClause) -> list[ColumnElement[Any]]:
+    """The catalog's default order of movies (`counts` from `movie_counts`): most reviews
+    first, then by title (untitled last), then by id. The scoring queue takes movies in this
+    very order, so that the catalog's first page is the first to be fully scored."""
+    return [counts.c.n_reviews.desc().nulls_last(), Movie.title.asc().nulls_last(), Movie.id.asc()]
+
+
 def _aggregate_query(counts: Subquery) -> Select[Movie, int, int, int]:
     """Movies with reviews, and their review / scored / positive counts."""
     return select(Movie, counts.c.n_reviews, counts.c.n_scored, counts.c.n_positive).join(
@@ -171,7 +178,7 @@ def search_catalog(
     # A movie still being scored has no final share yet: it comes after every scored one.
     incomplete = n_scored < counts.c.n_reviews
     orders: dict[CatalogSort, list[ColumnElement[Any]]] = {
-        CatalogSort.most_reviewed: [counts.c.n_reviews.desc(), Movie.title.asc().nulls_last()],
+        CatalogSort.most_reviewed: most_reviewed_first(counts),
         CatalogSort.most_positive: [incomplete, share.desc().nulls_last(), n_scored.desc()],
         CatalogSort.most_negative: [incomplete, share.asc().nulls_last(), n_scored.desc()],
         CatalogSort.alphabetical: [Movie.title.asc().nulls_last(), Movie.imdb_id.asc()],

@@ -46,7 +46,7 @@ from tqdm import tqdm
 from app import stats
 from app.lifecycle.serving import ModelHolder
 from app.models import Movie, Review, ReviewScore, ScoringClaim, ScoringJob, SentenceScore, utcnow
-from app.movies import movie_counts
+from app.movies import most_reviewed_first, movie_counts
 from app.sentiment.classifier import Analysis, Classifier, analyze
 
 log = logging.getLogger(__name__)
@@ -153,9 +153,7 @@ def claim_batch(
                 .order_by(
                     Review.user_id.is_(None),
                     Movie.score_first_at.desc().nulls_last(),
-                    counts.c.n_reviews.desc().nulls_last(),
-                    Movie.title.is_(None),
-                    Review.movie_id,
+                    *most_reviewed_first(counts),
                     Review.id,
                 )
                 .limit(limit * CANDIDATES_PER_CLAIM)

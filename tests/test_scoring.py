@@ -9,7 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.lifecycle.serving import ModelHolder
-from app.models import ReviewScore, ScoringClaim, ScoringJob, SentenceScore
+from app.models import Review, ReviewScore, ScoringClaim, ScoringJob, SentenceScore
+from app.movies import search_catalog
+from app.schemas import CatalogQuery
 from app.scoring import (
     ScoringWorker,
     StepTimes,
@@ -76,6 +78,29 @@ def test_people_first_then_movies_opened_then_by_number_of_reviews(
         small_imported.id,  # 2 reviews, titled
         *(r.id for r in untitled_reviews),  # 2 reviews, no title yet
     ]
+
+
+def test_movies_with_as_many_reviews_are_scored_in_the_catalogs_order(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    # Ties in the number of reviews are the rule in a real catalog (aclImdb caps reviews per
+    # movie): the queue must break them as the catalog does, or its first page waits.
+    movies = [make_movie(session, title=title) for title in ["Zeta", "Alpha", None, "Mu"]]
+    for movie in movies:
+        for _ in range(2):
+            make_review(session, movie=movie, body="x")
+    catalog = search_catalog(session=session, version="fake-v1", query=CatalogQuery())
+
+    score_pending(
+        session_factory=session_factory, classifier=FakeClassifier(), batch_size=1, progress=False
+    )
+
+    scored = session.scalars(
+        select(Review.movie_id).join(ReviewScore).order_by(ReviewScore.id)
+    ).all()
+    first_seen = list(dict.fromkeys(scored))
+    assert first_seen == [row.movie.id for row in catalog.items]
+    assert [row.movie.title for row in catalog.items] == ["Alpha", "Mu", "Zeta", None]
 
 
 def test_worker_thread_scores_and_stops(
