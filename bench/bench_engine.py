@@ -115,7 +115,9 @@ def describe_host(engine: ScoringEngine, folder: Path) -> None:
     print(f"host      {host['cpu']}, {host['cores']} cores ({sets})")
     print(f"threads   {engine.threads} intra-op (torch and ONNX Runtime)")
     key = backends.cache_key(
-        fingerprint=backends.weights_fingerprint(engine.model), threads=engine.threads
+        fingerprint=backends.weights_fingerprint(engine.model),
+        threads=engine.threads,
+        device=engine.device,
     )
     cached = backends.cached_choice(folder / backends.ENGINE_DIR, key)
     print(f"auto      {cached or 'not measured yet on this host (see the end)'}")
@@ -131,7 +133,7 @@ def engine_rows(
 ) -> dict[str, list[Analysis]]:
     """The engine on every backend, sentence scores included: a row each, added to `rows`."""
     analyses: dict[str, list[Analysis]] = {}
-    for backend in backends.available(engine.device):
+    for backend in backends.candidates(engine.device):
         engine.use_backend(backend)
         seconds, analyses[backend] = timed(lambda: score(engine, texts))
         name = f"engine {backend}{model}, sentences in one pass"
@@ -257,7 +259,7 @@ def print_latency(
         f"\nlatency of one median-length review ({lengths[median]} tokens) alone, "
         "sentences included:"
     )
-    for backend in backends.available(engine.device):
+    for backend in backends.candidates(engine.device):
         engine.use_backend(backend)
         engine.analyze([texts[median]])
         times = []

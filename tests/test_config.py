@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 from pydantic import ValidationError
 
-from app.config import Settings
+from app.config import ModelBackend, Settings
 
 
 def test_database_url_comes_from_DATABASE_URL(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,3 +31,9 @@ def test_device_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEXTFLIX_DEVICE", "tpu")
     with pytest.raises(ValidationError):
         Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_the_backend_setting_offers_exactly_the_model_sides_backends() -> None:
+    from app.sentiment.backends import BackendSetting
+
+    assert set(get_args(ModelBackend)) == set(get_args(BackendSetting))

@@ -1,5 +1,5 @@
-"""How the encoder runs: fp32 or dynamic int8 in PyTorch, fp32 or int8 in ONNX Runtime, fp16 on
-CUDA.
+"""How the encoder runs: fp32, dynamic int8 or bf16 in PyTorch, fp32 or int8 in ONNX Runtime,
+fp16 on CUDA.
 
 Every backend maps padded token ids and their attention mask to the encoder's final hidden
 states (float32, on the CPU); the engine pools them and applies the head itself, so the review
@@ -30,8 +30,8 @@ from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["fp32", "int8", "onnx-fp32", "onnx-int8", "fp16"]
-BackendSetting = Literal["auto", "fp32", "int8", "onnx-fp32", "onnx-int8", "fp16"]
+Backend = Literal["fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "fp16"]
+BackendSetting = Literal["auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "fp16"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 ENGINE_DIR = "engine"
 """The folder beside a model's weights holding its exported encoder and the backend chosen."""
@@ -48,17 +48,24 @@ class Encoder(Protocol):
 
 
 class TorchEncoder:
-    """The encoder as a PyTorch module, in fp32, dynamic int8, or fp16 autocast on CUDA."""
+    """The encoder as a PyTorch module, in fp32 or dynamic int8, or under autocast to a 16-bit
+    type (`autocast`: fp16 on CUDA, bf16 on the CPU)."""
 
-    def __init__(self, module: nn.Module, *, device: torch.device, fp16: bool = False) -> None:
+    def __init__(
+        self, module: nn.Module, *, device: torch.device, autocast: torch.dtype | None = None
+    ) -> None:
         self.module = module
         self.device = device
-        self.fp16 = fp16
+        self.autocast = autocast
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         with (
             torch.inference_mode(),
-            torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.fp16),
+            torch.autocast(
+                device_type=self.device.type,
+                dtype=self.autocast or torch.float32,
+                enabled=self.autocast is not None,
+            ),
         ):
             output = self.module(
                 input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
@@ -87,15 +94,27 @@ class OnnxEncoder:
         return torch.from_numpy(hidden).float()
 
 
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+"""CPU flags of bf16 arithmetic in hardware (AMX tiles, AVX-512 BF16)."""
+
+
 def available(device: torch.device) -> list[Backend]:
-    """The backends that can run here: fp16 on CUDA; on the CPU fp32, int8, and ONNX Runtime
-    fp32 and int8 when onnxruntime is installed."""
+    """The backends that can run here: fp16 on CUDA; on the CPU fp32, int8, bf16 (PyTorch
+    emulates it on a CPU without bf16 instructions: right, but slow), and ONNX Runtime fp32
+    and int8 when onnxruntime is installed."""
     if device.type == "cuda":
         return ["fp16", "fp32"]
-    backends: list[Backend] = ["fp32", "int8"]
+    backends: list[Backend] = ["fp32", "int8", "bf16"]
     if importlib.util.find_spec("onnxruntime") is not None:
         backends.extend(["onnx-fp32", "onnx-int8"])
     return backends
+
+
+def candidates(device: torch.device) -> list[Backend]:
+    """The backends `auto` measures here: those available, less bf16 where the CPU lacks bf16
+    instructions (emulated, it could never be the fastest)."""
+    native_bf16 = any(flag in host()["instruction_sets"] for flag in BF16_FLAGS)
+    return [b for b in available(device) if b != "bf16" or native_bf16]
 
 
 def build_encoder(
@@ -115,8 +134,9 @@ def build_encoder(
     encoder = cast(nn.Module, model.encoder)
     if backend == "fp32":
         return TorchEncoder(encoder, device=device)
-    if backend == "fp16":
-        return TorchEncoder(encoder, device=device, fp16=True)
+    if backend in ("fp16", "bf16"):
+        dtype = torch.float16 if backend == "fp16" else torch.bfloat16
+        return TorchEncoder(encoder, device=device, autocast=dtype)
     if backend == "int8":
         # Quantising 22M parameters takes under a second, so the result is not cached.
         quantized = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
@@ -274,7 +294,7 @@ def host() -> dict[str, Any]:
                 flags = set(value.split())
     except OSError:
         pass  # not Linux: the model name from platform is all there is
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8")
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
     return {
         "cpu": model,
         "cores": os.cpu_count(),
@@ -282,14 +302,21 @@ def host() -> dict[str, Any]:
     }
 
 
-def cache_key(*, fingerprint: str, threads: int) -> dict[str, Any]:
-    """What a cached choice depends on: the weights, the host, the threads, the runtimes."""
+def cache_key(*, fingerprint: str, threads: int, device: torch.device) -> dict[str, Any]:
+    """What a cached choice depends on: the weights, the host, the threads, the runtimes, and
+    the backends there were to measure (a new one is measured against the old choice)."""
     versions = {"torch": torch.__version__}
     if importlib.util.find_spec("onnxruntime") is not None:
         import onnxruntime
 
         versions["onnxruntime"] = onnxruntime.__version__
-    return {"weights": fingerprint, **host(), "threads": threads, "versions": versions}
+    return {
+        "weights": fingerprint,
+        **host(),
+        "threads": threads,
+        "versions": versions,
+        "candidates": candidates(device),
+    }
 
 
 def cached_choice(cache_dir: Path, key: dict[str, Any]) -> Backend | None:

@@ -213,7 +213,9 @@ class ScoringEngine:
         if self.cache_dir is None:
             return "fp32"
         key = backends.cache_key(
-            fingerprint=backends.weights_fingerprint(self.model), threads=self.threads
+            fingerprint=backends.weights_fingerprint(self.model),
+            threads=self.threads,
+            device=self.device,
         )
         cached = backends.cached_choice(self.cache_dir, key)
         if cached is not None and cached in backends.available(self.device):
@@ -224,7 +226,7 @@ class ScoringEngine:
             return "fp32"
         log.info("measuring backends on %d held-out reviews (once per model)", len(examples))
         self.measurements = []
-        for name in backends.available(self.device):
+        for name in backends.candidates(self.device):
             try:
                 self.measurements.append(self.measure(name, examples))
             except Exception:  # a backend that fails here is not one to serve with

@@ -36,6 +36,9 @@ margins magnify quantisation noise (a trained model's scores moved 0.04 on avera
 0.015 in ONNX int8 on 40 aclImdb reviews; the bench reports what that costs in accuracy)."""
 ONNX_FP32_TOLERANCE = 1e-4
 """ONNX Runtime in fp32 computes the same function in another order."""
+BF16_TOLERANCE = 0.01
+"""bf16 keeps 8 bits of mantissa, but the weights stay fp32 and autocast sums in fp32: it moved
+P(positive) of these texts by at most 0.0014 (AMX host)."""
 
 LONG = (
     "The first act is slow and the dialogue is clumsy. " * 4
@@ -217,7 +220,12 @@ def test_sentences_read_alone_score_as_texts_of_their_own(
 
 @pytest.mark.parametrize(
     ("backend", "tolerance"),
-    [("int8", INT8_TOLERANCE), ("onnx-fp32", ONNX_FP32_TOLERANCE), ("onnx-int8", INT8_TOLERANCE)],
+    [
+        ("int8", INT8_TOLERANCE),
+        ("bf16", BF16_TOLERANCE),
+        ("onnx-fp32", ONNX_FP32_TOLERANCE),
+        ("onnx-int8", INT8_TOLERANCE),
+    ],
 )
 def test_other_backends_stay_close_to_fp32(
     anchored: tuple[PreTrainedModel, PreTrainedTokenizerBase],
@@ -308,6 +316,20 @@ def test_auto_measures_once_per_model_and_keeps_the_choice_beside_it(
     assert {m["backend"] for m in record["measurements"]} == {"fp32", "int8"}
     assert record["key"]["threads"] == first.threads
     assert unmeasured.backend == "int8"
+
+
+@pytest.mark.parametrize(("flags", "measured"), [(["avx2"], False), (["avx2", "amx_bf16"], True)])
+def test_auto_measures_bf16_only_where_the_cpu_has_bf16_instructions(
+    flags: list[str], measured: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        backends, "host", lambda: {"cpu": "x", "cores": 2, "instruction_sets": flags}
+    )
+    cpu = torch.device("cpu")
+
+    assert "bf16" in backends.available(cpu)  # it runs anywhere (emulated where it must be)
+    assert ("bf16" in backends.candidates(cpu)) is measured
+    assert "bf16" not in backends.candidates(torch.device("cuda"))
 
 
 def test_auto_without_a_sample_or_a_measurement_is_fp32(
