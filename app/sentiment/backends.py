@@ -111,10 +111,24 @@ def available(device: torch.device) -> list[Backend]:
 
 
 def candidates(device: torch.device) -> list[Backend]:
-    """The backends `auto` measures here: those available, less bf16 where the CPU lacks bf16
-    instructions (emulated, it could never be the fastest)."""
+    """The backends worth measuring here (the bench's rows): those available, less bf16 where
+    the CPU lacks bf16 instructions (emulated, it could never be the fastest)."""
     native_bf16 = any(flag in host()["instruction_sets"] for flag in BF16_FLAGS)
     return [b for b in available(device) if b != "bf16" or native_bf16]
+
+
+NOT_AUTO: frozenset[Backend] = frozenset({"bf16"})
+"""Backends `auto` never chooses, only a setting does. bf16 is fast only while a single thread
+of the process runs PyTorch: measured on an AMX host, 40 reviews/s from one thread, then 24-28
+from any thread once a second one had run the model (the first thread's OpenMP team and the
+second's share two cores), below onnx-int8's 31 in the same process. A server runs the model
+from several threads (start-up, scoring worker, dynamic batcher), so a measurement made in one
+thread would choose it wrongly."""
+
+
+def auto_candidates(device: torch.device) -> list[Backend]:
+    """The backends `auto` measures and chooses among here."""
+    return [b for b in candidates(device) if b not in NOT_AUTO]
 
 
 def build_encoder(
@@ -315,7 +329,7 @@ def cache_key(*, fingerprint: str, threads: int, device: torch.device) -> dict[s
         **host(),
         "threads": threads,
         "versions": versions,
-        "candidates": candidates(device),
+        "candidates": auto_candidates(device),
     }
 
 

@@ -226,7 +226,7 @@ class ScoringEngine:
             return "fp32"
         log.info("measuring backends on %d held-out reviews (once per model)", len(examples))
         self.measurements = []
-        for name in backends.candidates(self.device):
+        for name in backends.auto_candidates(self.device):
             try:
                 self.measurements.append(self.measure(name, examples))
             except Exception:  # a backend that fails here is not one to serve with

@@ -319,7 +319,7 @@ def test_auto_measures_once_per_model_and_keeps_the_choice_beside_it(
 
 
 @pytest.mark.parametrize(("flags", "measured"), [(["avx2"], False), (["avx2", "amx_bf16"], True)])
-def test_auto_measures_bf16_only_where_the_cpu_has_bf16_instructions(
+def test_bf16_is_measured_only_where_the_cpu_has_bf16_instructions_and_never_auto(
     flags: list[str], measured: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(
@@ -330,6 +330,8 @@ def test_auto_measures_bf16_only_where_the_cpu_has_bf16_instructions(
     assert "bf16" in backends.available(cpu)  # it runs anywhere (emulated where it must be)
     assert ("bf16" in backends.candidates(cpu)) is measured
     assert "bf16" not in backends.candidates(torch.device("cuda"))
+    # Only a setting serves it (see backends.NOT_AUTO).
+    assert "bf16" not in backends.auto_candidates(cpu)
 
 
 def test_auto_without_a_sample_or_a_measurement_is_fp32(
