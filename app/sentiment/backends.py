@@ -11,6 +11,7 @@ ENGINE_DIR, with the exported ONNX file, so that no start repeats the work.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib.util
 import json
@@ -295,6 +296,7 @@ def pick(measurements: Sequence[Measurement], *, tolerance: float = ACCURACY_TOL
     return max(good, key=lambda m: m.reviews_per_second).backend
 
 
+@functools.cache
 def host() -> dict[str, Any]:
     """What makes a backend fast or slow here: the CPU, its instruction sets, the threads."""
     flags: set[str] = set()
