@@ -211,7 +211,6 @@ def print_auto(engine: ScoringEngine, folder: Path, rows: list[tuple[str, float,
         for name, seconds, correct in rows
         if name.startswith("engine") and "one pass" in name
     ]
-    measured = [m for m in measured if m.backend not in backends.NOT_AUTO]
     print(
         f"\nauto's rule (fastest within {100 * backends.ACCURACY_TOLERANCE:.1f} point of fp32) "
         f"on these reviews picks: {backends.pick(measured)}"

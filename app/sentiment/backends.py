@@ -118,20 +118,6 @@ def candidates(device: torch.device) -> list[Backend]:
     return [b for b in available(device) if b != "bf16" or native_bf16]
 
 
-NOT_AUTO: frozenset[Backend] = frozenset({"bf16"})
-"""Backends `auto` never chooses, only a setting does. bf16 is fast only while a single thread
-of the process runs PyTorch: measured on an AMX host, 40 reviews/s from one thread, then 24-28
-from any thread once a second one had run the model (the first thread's OpenMP team and the
-second's share two cores), below onnx-int8's 31 in the same process. A server runs the model
-from several threads (start-up, scoring worker, dynamic batcher), so a measurement made in one
-thread would choose it wrongly."""
-
-
-def auto_candidates(device: torch.device) -> list[Backend]:
-    """The backends `auto` measures and chooses among here."""
-    return [b for b in candidates(device) if b not in NOT_AUTO]
-
-
 def build_encoder(
     backend: Backend,
     model: PreTrainedModel,
@@ -331,7 +317,7 @@ def cache_key(*, fingerprint: str, threads: int, device: torch.device) -> dict[s
         **host(),
         "threads": threads,
         "versions": versions,
-        "candidates": auto_candidates(device),
+        "candidates": candidates(device),
     }
 
 

@@ -34,6 +34,7 @@ from transformers import (
 
 from app.sentiment.batching import random_window, special_tokens
 from app.sentiment.modeling import offline
+from app.sentiment.torch_thread import runs_in_torch_thread
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class Adaptation:
     seconds: float
 
 
+@runs_in_torch_thread
 def adapt(
     *,
     base_model: str,

@@ -30,7 +30,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from app.sentiment import backends
+from app.sentiment import backends, torch_thread
 from app.sentiment.backends import Backend, BackendSetting, Measurement
 from app.sentiment.batching import max_tokens, pack, pad_batch, special_tokens, window_starts
 from app.sentiment.labels import POSITIVE, label_of
@@ -132,12 +132,12 @@ class ScoringEngine:
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("the engine needs a fast tokenizer (it reads character offsets)")
         if threads is not None:
-            torch.set_num_threads(threads)
+            torch_thread.run(torch.set_num_threads, threads)
         self.version = version
         self.device = resolve_device(device)
         self.batch_size = batch_size
         self.token_budget = token_budget
-        self.threads = torch.get_num_threads()
+        self.threads = torch_thread.run(torch.get_num_threads)
         self.cache_dir = cache_dir
         self.sentences = sentences
         # transformers wraps `to` in a way mypy misreads; the call is the plain nn.Module one.
@@ -196,7 +196,9 @@ class ScoringEngine:
 
     def use_backend(self, backend: Backend) -> None:
         """Run the encoder with `backend` from now on."""
-        self._encoder = backends.build_encoder(
+        # Building runs the model (ONNX export, quantisation): PyTorch work like any other.
+        self._encoder = torch_thread.run(
+            backends.build_encoder,
             backend,
             self.model,
             device=self.device,
@@ -226,7 +228,7 @@ class ScoringEngine:
             return "fp32"
         log.info("measuring backends on %d held-out reviews (once per model)", len(examples))
         self.measurements = []
-        for name in backends.auto_candidates(self.device):
+        for name in backends.candidates(self.device):
             try:
                 self.measurements.append(self.measure(name, examples))
             except Exception:  # a backend that fails here is not one to serve with
@@ -371,32 +373,44 @@ class ScoringEngine:
         return plan
 
     def _score(self, plan: _Plan) -> torch.Tensor:
-        """P(positive) of every target of the plan."""
+        """P(positive) of every target of the plan. The tensor work runs in the PyTorch thread
+        (see torch_thread), one batch at a time, so that callers take turns batch by batch."""
         head = self.model.classifier
-        pooled = torch.zeros((plan.n_targets, head.in_features), dtype=torch.float64)
-        pad_id = self.tokenizer.pad_token_id or 0
+        pooled = torch_thread.run(
+            torch.zeros, (plan.n_targets, head.in_features), dtype=torch.float64
+        )
         batches = pack(
             [len(row) for row in plan.rows],
             token_budget=self.token_budget,
             max_rows=self.batch_size,
         )
         for batch in batches:
-            ids, mask = pad_batch([plan.rows[row] for row in batch], pad_id=pad_id)
-            hidden = self._encoder(ids, mask).double() * mask.unsqueeze(-1)
-            # Prefix sums turn every span's sum into one subtraction; float64 keeps a short
-            # span at the end of a long window as exact as a direct sum.
-            prefix = torch.nn.functional.pad(hidden.cumsum(dim=1), (0, 0, 1, 0))
-            local, targets, firsts, ends, weights = [], [], [], [], []
-            for position, row in enumerate(batch):
-                for target, first, end, weight in plan.spans[row]:
-                    local.append(position)
-                    targets.append(target)
-                    firsts.append(first)
-                    ends.append(end)
-                    weights.append(weight)
-            rows = torch.tensor(local)
-            sums = prefix[rows, torch.tensor(ends)] - prefix[rows, torch.tensor(firsts)]
-            pooled.index_add_(0, torch.tensor(targets), sums * torch.tensor(weights).unsqueeze(1))
+            torch_thread.run(self._pool_batch, plan, batch, pooled)
+        return torch_thread.run(self._head, pooled)
+
+    def _pool_batch(self, plan: _Plan, batch: Sequence[int], pooled: torch.Tensor) -> None:
+        """Run the encoder on the batch's rows and add each span's weighted sum of final
+        hidden states to `pooled`."""
+        pad_id = self.tokenizer.pad_token_id or 0
+        ids, mask = pad_batch([plan.rows[row] for row in batch], pad_id=pad_id)
+        hidden = self._encoder(ids, mask).double() * mask.unsqueeze(-1)
+        # Prefix sums turn every span's sum into one subtraction; float64 keeps a short
+        # span at the end of a long window as exact as a direct sum.
+        prefix = torch.nn.functional.pad(hidden.cumsum(dim=1), (0, 0, 1, 0))
+        local, targets, firsts, ends, weights = [], [], [], [], []
+        for position, row in enumerate(batch):
+            for target, first, end, weight in plan.spans[row]:
+                local.append(position)
+                targets.append(target)
+                firsts.append(first)
+                ends.append(end)
+                weights.append(weight)
+        rows = torch.tensor(local)
+        sums = prefix[rows, torch.tensor(ends)] - prefix[rows, torch.tensor(firsts)]
+        pooled.index_add_(0, torch.tensor(targets), sums * torch.tensor(weights).unsqueeze(1))
+
+    def _head(self, pooled: torch.Tensor) -> torch.Tensor:
+        head = self.model.classifier
         weight, bias = head.weight.detach().float().cpu(), head.bias.detach().float().cpu()
         logits = pooled.float() @ weight.T + bias
         return cast(torch.Tensor, logits.softmax(dim=1)[:, POSITIVE])

@@ -51,10 +51,12 @@ from app.sentiment.evaluation import Evaluation, evaluate, score_examples
 from app.sentiment.modeling import MeanPoolingForSequenceClassification, new_classifier
 from app.sentiment.registry import NBSVM as NBSVM_KIND
 from app.sentiment.registry import ModelCard, write_card
+from app.sentiment.torch_thread import runs_in_torch_thread
 
 log = logging.getLogger(__name__)
 
 
+@runs_in_torch_thread
 def train(
     *,
     base_model: str,
