@@ -17,6 +17,7 @@ MODELS = (
     "finetune-adapted",
     "finetune-distilled",
     "finetune-both",
+    "finetune-distilled-6k",
 )
 LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
@@ -28,6 +29,7 @@ LABELS = {
     "finetune-adapted": "+ in-domain pretraining",
     "finetune-distilled": "+ MPNet teacher's soft labels",
     "finetune-both": "both levers",
+    "finetune-distilled-6k": "+ soft labels on 6,000 reviews",
 }
 # What the 2019 prototype reported for BERT-Large (accuracy in %, by labeled reviews).
 PROTOTYPE_2019_BERT_LARGE: dict[int, float] = {10: 72.5, 100: 88, 500: 91, 1000: 91.5, 10000: 94.5}

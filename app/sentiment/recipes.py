@@ -22,11 +22,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from app.sentiment import backends
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.data import Example, SoftExample
 from app.sentiment.distillation import soft_labels, text_windows
 from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_adaptation
-from app.sentiment.engine import ScoringEngine
+from app.sentiment.engine import ScoringEngine, resolve_device
 from app.sentiment.labels import POSITIVE
 from app.sentiment.registry import ModelCard, read_card
 from app.sentiment.training import train
@@ -309,7 +310,10 @@ def teacher_soft_labels(
     path = resources.cache_dir / "soft-labels" / f"{teacher.name}-{_digest(windows)}.json"
     if path.is_file():
         return [(text, float(p)) for text, p in json.loads(path.read_text())]
-    engine = ScoringEngine.from_pretrained(teacher, backend="fp32")
+    device = resolve_device("auto")
+    engine = ScoringEngine.from_pretrained(
+        teacher, device=device.type, backend=backends.unmeasured(device)
+    )
     labeled = soft_labels(teacher=engine, texts=windows, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     unfinished = path.with_suffix(".partial")

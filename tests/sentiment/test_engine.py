@@ -356,6 +356,9 @@ def test_bf16_is_measured_only_where_the_cpu_has_bf16_instructions(
     assert "bf16" in backends.available(cpu)  # it runs anywhere (emulated where it must be)
     assert ("bf16" in backends.candidates(cpu)) is measured
     assert "bf16" not in backends.candidates(torch.device("cuda"))
+    # What a teacher labels with, unmeasured: bf16 only where the CPU computes it.
+    assert backends.unmeasured(cpu) == ("bf16" if measured else "fp32")
+    assert backends.unmeasured(torch.device("cuda")) == "fp16"
 
 
 def test_auto_without_a_sample_or_a_measurement_is_fp32(
