@@ -34,7 +34,7 @@ from transformers import (
 
 from app.sentiment.batching import random_window, special_tokens
 from app.sentiment.modeling import offline
-from app.sentiment.torch_thread import runs_in_torch_thread
+from app.sentiment.torch_thread import check_cancelled, runs_in_torch_thread
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def adapt(
         total=args.steps, desc="in-domain pretraining", unit="step", disable=not progress
     ) as bar:
         for step in range(args.steps):
+            check_cancelled()  # Ctrl-C stops training between steps
             encoder.requires_grad_(step >= args.head_only_steps)
             batch = [
                 prefix

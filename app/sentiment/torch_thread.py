@@ -11,6 +11,11 @@ result.
 Work is handed over in small pieces (one encoder batch, one training run), first come first
 served, so that a post scored through the batcher waits for at most one batch of background
 scoring, not for the whole of it. A call made from this thread itself runs at once.
+
+Ctrl-C reaches the waiting caller, not this thread: the caller then asks long work to stop
+(`check_cancelled`, which training calls at every step and this module at every nested call)
+and waits for the thread to leave PyTorch before it re-raises, since a process that exits while
+a thread is inside PyTorch aborts.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -31,17 +36,41 @@ _Work = tuple[Callable[[], Any], "Future[Any]"]
 _lock = threading.Lock()
 _queue: queue.SimpleQueue[_Work] = queue.SimpleQueue()
 _thread: threading.Thread | None = None
+_cancel = threading.Event()
+
+
+class Cancelled(Exception):  # noqa: N818 (what happened, not an error)
+    """The caller waiting for this work was interrupted (Ctrl-C)."""
 
 
 def run(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """`function(*args, **kwargs)`, computed in the PyTorch thread; its exception re-raised
     here."""
     if threading.current_thread() is _thread:
+        check_cancelled()
         return function(*args, **kwargs)
     future: Future[T] = Future()
     _queue.put((functools.partial(function, *args, **kwargs), future))
     _start()
-    return future.result()
+    try:
+        return future.result()
+    except KeyboardInterrupt:
+        if not future.cancel():  # already running: stop it at its next step, and wait
+            _cancel.set()
+            try:
+                future.exception()
+            except CancelledError:
+                pass
+            finally:
+                _cancel.clear()
+        raise
+
+
+def check_cancelled() -> None:
+    """Raise Cancelled if the caller of the work in progress was interrupted: long work in the
+    PyTorch thread (a training loop) calls this between steps."""
+    if _cancel.is_set() and threading.current_thread() is _thread:
+        raise Cancelled("interrupted")
 
 
 def runs_in_torch_thread(function: Callable[P, T]) -> Callable[P, T]:

@@ -51,7 +51,7 @@ from app.sentiment.evaluation import Evaluation, evaluate, score_examples
 from app.sentiment.modeling import MeanPoolingForSequenceClassification, new_classifier
 from app.sentiment.registry import NBSVM as NBSVM_KIND
 from app.sentiment.registry import ModelCard, write_card
-from app.sentiment.torch_thread import runs_in_torch_thread
+from app.sentiment.torch_thread import check_cancelled, runs_in_torch_thread
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +282,7 @@ def _fit(
             rng.shuffle(order)
             losses = []
             for start in range(0, len(order), batch_size):
+                check_cancelled()  # Ctrl-C stops training between steps
                 batch = order[start : start + batch_size]
                 windows = [prefix + random_window(texts[i], body, rng) + suffix for i in batch]
                 ids, mask = pad_batch(windows, pad_id=pad_id, device=device)

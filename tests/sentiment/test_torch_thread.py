@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -38,3 +41,25 @@ def test_a_call_from_the_torch_thread_runs_at_once_rather_than_waiting_for_itsel
         return torch_thread.is_torch_thread(), torch_thread.run(lambda: 7)
 
     assert outer() == (True, 7)
+
+
+def test_ctrl_c_stops_long_work_at_its_next_step_before_the_caller_goes_on() -> None:
+    steps: list[int] = []
+
+    def long_work() -> None:  # a training loop, checking between steps
+        for step in range(1000):
+            torch_thread.check_cancelled()
+            steps.append(step)
+            time.sleep(0.01)
+
+    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt):
+        torch_thread.run(long_work)
+    stopped_at = len(steps)
+    time.sleep(0.1)
+
+    # It stopped early, and had stopped before the interrupted caller went on.
+    assert 0 < stopped_at < 1000
+    assert len(steps) == stopped_at
+    # The thread keeps serving, and the next work is not cancelled.
+    assert torch_thread.run(lambda: (torch_thread.check_cancelled(), 5)[1]) == 5
