@@ -61,5 +61,10 @@ def test_ctrl_c_stops_long_work_at_its_next_step_before_the_caller_goes_on() -> 
     # It stopped early, and had stopped before the interrupted caller went on.
     assert 0 < stopped_at < 1000
     assert len(steps) == stopped_at
+
     # The thread keeps serving, and the next work is not cancelled.
-    assert torch_thread.run(lambda: (torch_thread.check_cancelled(), 5)[1]) == 5
+    def next_work() -> int:
+        torch_thread.check_cancelled()
+        return 5
+
+    assert torch_thread.run(next_work) == 5
