@@ -216,7 +216,7 @@ def import_all_command() -> None:
     default="quick",
     show_default=True,
     help="quick: the plain fine-tune (what `make demo` trains, minutes); best: also a bigger "
-    "teacher's soft labels on unlabeled reviews (about 45 minutes on 2 cores the first time, "
+    "teacher's soft labels on 6,000 unlabeled reviews (about 30 minutes on 2 cores the first time, "
     "the teacher and its labels cached in .cache/recipes); small: a 3-layer student, about half "
     "the compute per review, taught by the served model on 6,000 unlabeled reviews (promoted "
     "only if it beats it; see bench/bench_engine.py for the trade).",
