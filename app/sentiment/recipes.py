@@ -80,7 +80,7 @@ class RecipeArguments:
         """The arguments of a named recipe: "quick" pulls no lever; "best" the levers that
         measured better on the learning curve (README, "Training recipes"): distillation on
         6,000 soft labels (+2.1 points at 500 labels over three seeds with 1,500 of them, and
-        1.1 more with 6,000 on seeds 1 and 2), not in-domain pretraining at the budget
+        1.3 more with 6,000), not in-domain pretraining at the budget
         affordable here (-1.3 points alone)."""
         if recipe == "quick":
             return cls(adapt=False, distill=False)
