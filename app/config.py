@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         default="auto",
         description="How the encoder runs: auto is the fastest backend on this host that keeps "
         "accuracy within half a point of fp32 (measured once per model, kept beside it); fp16 "
-        "on CUDA. bf16 (CPUs with AMX or AVX-512 BF16) is served only when set here.",
+        "on CUDA. bf16 is measured (and may be chosen) only on CPUs with AMX or AVX-512 BF16.",
     )
     model_threads: int | None = Field(
         default=None,

@@ -46,7 +46,7 @@ class Cancelled(Exception):  # noqa: N818 (what happened, not an error)
 def run(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
     """`function(*args, **kwargs)`, computed in the PyTorch thread; its exception re-raised
     here."""
-    if threading.current_thread() is _thread:
+    if is_torch_thread():
         check_cancelled()
         return function(*args, **kwargs)
     future: Future[T] = Future()
@@ -69,7 +69,7 @@ def run(function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
 def check_cancelled() -> None:
     """Raise Cancelled if the caller of the work in progress was interrupted: long work in the
     PyTorch thread (a training loop) calls this between steps."""
-    if _cancel.is_set() and threading.current_thread() is _thread:
+    if _cancel.is_set() and is_torch_thread():
         raise Cancelled("interrupted")
 
 
