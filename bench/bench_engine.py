@@ -35,7 +35,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 
 from app.config import Settings
 from app.lifecycle.datasets import aclimdb_pools
-from app.sentiment import backends
+from app.sentiment import backends, torch_thread
 from app.sentiment.engine import ScoringEngine
 from app.sentiment.labels import label_of
 from app.sentiment.predictions import Analysis
@@ -79,7 +79,9 @@ def main() -> None:
 
     rows: list[tuple[str, float, float]] = []
     for batch_size in [None, *(int(b) for b in args.batch_sizes.split(",") if b)]:
-        rows.append(run_pipeline(folder, texts, labels, batch_size))
+        # In the engine's PyTorch thread too: PyTorch run from a second thread of the process
+        # would slow bf16 for both (see app/sentiment/torch_thread.py).
+        rows.append(torch_thread.run(run_pipeline, folder, texts, labels, batch_size))
         print_progress(rows[-1])
 
     analyses = engine_rows(engine, texts, labels, rows)
