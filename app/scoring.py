@@ -26,10 +26,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     DateTime,
     delete,
     exists,
@@ -37,10 +38,12 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    union,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import FromClause
 from tqdm import tqdm
 
 from app import stats
@@ -143,22 +146,23 @@ def claim_batch(
         )
         # The order is found without locks (a top-N sort), then the first rows no other
         # worker is claiming are locked: locking while sorting would sort every review.
-        candidates = list(
-            session.scalars(
-                select(Review.id)
-                .join(Movie, Movie.id == Review.movie_id)
-                # Outer: the counts only order the queue; a review is never skipped for them.
-                .outerjoin(counts, counts.c.movie_id == Review.movie_id)
-                .where(_unscored(version), ~live_claim)
-                .order_by(
-                    Review.user_id.is_(None),
-                    Movie.score_first_at.desc().nulls_last(),
-                    *most_reviewed_first(counts),
-                    Review.id,
-                )
-                .limit(limit * CANDIDATES_PER_CLAIM)
-            )
+        queue = (
+            select(Review.id)
+            .join(Movie, Movie.id == Review.movie_id)
+            # Outer: the counts only order the queue; a review is never skipped for them.
+            .outerjoin(counts, counts.c.movie_id == Review.movie_id)
+            .where(_unscored(version), ~live_claim)
+            .order_by(Review.user_id.is_(None), *_movies_in_queue_order(counts), Review.id)
+            .limit(limit * CANDIDATES_PER_CLAIM)
         )
+        # Sorting every unscored review costs 0.15 s a claim at 50,000 (SQLite): look first
+        # among people's reviews and the next movies in the queue, and at all of them only
+        # when those do not fill a batch (near the end of the queue, or if the movies'
+        # counts are behind).
+        nearest = _next_movies(session, version=version, counts=counts, now=now, limit=limit)
+        candidates = list(session.scalars(queue.where(Review.id.in_(nearest))))
+        if len(candidates) < limit:
+            candidates = list(session.scalars(queue))
         if not candidates:
             session.rollback()
             return []
@@ -175,6 +179,45 @@ def claim_batch(
             by_id = {row.id: Claimed(*row) for row in rows}
             return [by_id[review_id] for review_id in ids if review_id in by_id]
         # Other workers are claiming these very reviews: look again.
+
+
+def _movies_in_queue_order(counts: FromClause) -> list[ColumnElement[Any]]:
+    """The scoring queue's order of movies (`counts` from `movie_counts`): those opened while
+    not fully scored (the latest first), then the catalog's order."""
+    return [Movie.score_first_at.desc().nulls_last(), *most_reviewed_first(counts)]
+
+
+def _next_movies(
+    session: Session, *, version: str, counts: FromClause, now: datetime, limit: int
+) -> CompoundSelect[tuple[int]]:
+    """The ids of people's reviews and of the reviews of the first movies in queue order that
+    have, by their counts, enough unscored reviews for a claim, besides those other workers
+    hold claims on."""
+    claimed = session.scalar(
+        select(func.count())
+        .select_from(ScoringClaim)
+        .where(ScoringClaim.model_version == version, ScoringClaim.expires_at > now)
+    )
+    wanted = limit * CANDIDATES_PER_CLAIM + (claimed or 0)
+    movies: list[int] = []
+    unscored_in_movies = 0
+    rows = session.execute(
+        select(Movie.id, counts.c.n_reviews - counts.c.n_scored)
+        .join(counts, counts.c.movie_id == Movie.id)
+        .where(counts.c.n_scored < counts.c.n_reviews)
+        .order_by(*_movies_in_queue_order(counts))
+    )
+    for movie_id, unscored in rows:
+        movies.append(movie_id)
+        unscored_in_movies += unscored
+        if unscored_in_movies >= wanted:
+            break
+    rows.close()
+    # A union of two index lookups: an OR of the two conditions would scan every review.
+    return union(
+        select(Review.id).where(Review.user_id.is_not(None)),
+        select(Review.id).where(Review.movie_id.in_(movies)),
+    )
 
 
 def _take(

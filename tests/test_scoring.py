@@ -15,6 +15,7 @@ from app.schemas import CatalogQuery
 from app.scoring import (
     ScoringWorker,
     StepTimes,
+    claim_batch,
     count_unscored,
     put_first_if_unscored,
     score_pending,
@@ -101,6 +102,43 @@ def test_movies_with_as_many_reviews_are_scored_in_the_catalogs_order(
     first_seen = list(dict.fromkeys(scored))
     assert first_seen == [row.movie.id for row in catalog.items]
     assert [row.movie.title for row in catalog.items] == ["Alpha", "Mu", "Zeta", None]
+
+
+def test_reviews_the_movie_counts_miss_are_still_claimed(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    # A claim looks first among the next movies by their maintained counts; a review those
+    # counts do not show (here: added without refreshing them) must still be scored.
+    counted = make_movie(session, title="Counted")
+    make_review(session, movie=counted, body="x")
+    uncounted = make_movie(session, title="Uncounted")
+    hidden = Review(movie_id=uncounted.id, source="aclImdb", author_name="someone", body="x")
+    session.add(hidden)
+    session.commit()
+
+    job = score_pending(
+        session_factory=session_factory, classifier=FakeClassifier(), batch_size=1, progress=False
+    )
+
+    assert job is not None and job.done == 2
+    assert count_unscored(session=session, version="fake-v1") == 0
+
+
+def test_a_claim_passes_over_movies_other_workers_hold(
+    session_factory: sessionmaker[Session], session: Session
+) -> None:
+    first = make_movie(session, title="A first")
+    held = [make_review(session, movie=first, body="x") for _ in range(6)]
+    second = make_movie(session, title="B second")
+    free = [make_review(session, movie=second, body="x") for _ in range(5)]
+    with session_factory() as other:
+        taken = claim_batch(session=other, version="fake-v1", worker="busy", limit=6)
+    assert [claimed.review_id for claimed in taken] == [review.id for review in held]
+
+    with session_factory() as mine:
+        claimed = claim_batch(session=mine, version="fake-v1", worker="me", limit=2)
+
+    assert [c.review_id for c in claimed] == [review.id for review in free[:2]]
 
 
 def test_worker_thread_scores_and_stops(
