@@ -120,9 +120,10 @@ def candidates(device: torch.device) -> list[Backend]:
 
 def unmeasured(device: torch.device) -> Backend:
     """The fastest backend that needs no measurement to be trusted: 16-bit floats where the
-    hardware computes them (fp16 on CUDA; bf16 on a CPU with bf16 instructions, which scored
-    the bench's 2,000 reviews exactly as accurately as fp32), else fp32. For work such as a
-    teacher's labels, where there is no held-out sample to measure backends on."""
+    hardware computes them (fp16 on CUDA; bf16 on a CPU with bf16 instructions: the MPNet
+    teacher's soft labels of 300 unlabeled windows moved 0.0009 on average from fp32's, at
+    most 0.021, none across 0.5), else fp32. For work such as a teacher's labels, where there
+    is no held-out sample to measure backends on."""
     if device.type == "cuda":
         return "fp16"
     return "bf16" if "bf16" in candidates(device) else "fp32"
