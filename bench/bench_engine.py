@@ -15,7 +15,10 @@ on the same N balanced aclImdb test reviews (whole texts):
 - with --cheaper, a cheaper model (such as `textflix train --recipe small`'s 3-layer student)
   on every backend, on the same reviews: the speed it buys and the accuracy it costs;
 - how one-pass sentence scores compare with separate-pass ones (top quotes, signs);
-- latency of one median-length review scored alone (p50, p95).
+- latency of one median-length review scored alone (p50, p95);
+- the cores' limit: how fast this host multiplies matrices of the encoder's shapes, so how many
+  reviews/s its matrix multiplications alone would allow, beside what the engine reaches and
+  where a batch's time goes (PyTorch's profiler, by kind of operation).
 Prints figures only; nothing is asserted.
 """
 
@@ -109,6 +112,7 @@ def main() -> None:
     print_auto(engine, folder, [row for row in rows if "layers]" not in row[0]])
     print_quotes(analyses["fp32"], [p.p_positive for p in separate])
     print_latency(engine, texts, lengths, runs=args.latency_runs)
+    torch_thread.run(print_ceiling, engine, texts, lengths, rows)
 
 
 def describe_host(engine: ScoringEngine, folder: Path) -> None:
@@ -270,6 +274,94 @@ def print_latency(
             times.append(1000 * seconds)
         p95 = statistics.quantiles(times, n=20)[-1] if len(times) > 1 else times[0]
         print(f"  {backend:<10} p50 {statistics.median(times):6.1f} ms   p95 {p95:6.1f} ms")
+
+
+OPERATION_KINDS = {
+    "matrix multiplications": ("addmm", "aten::mm", "bmm", "matmul", "linear"),
+    "attention (softmax(QK^T)V)": ("scaled_dot_product", "attention"),
+    "GELU": ("gelu",),
+    "layer norm": ("layer_norm",),
+    "copies and casts": ("copy_", "aten::to", "_to_copy", "contiguous"),
+}
+
+
+def print_ceiling(
+    engine: ScoringEngine,
+    texts: list[str],
+    lengths: list[int],
+    rows: list[tuple[str, float, float]],
+) -> None:
+    """The cores' limit: the encoder's matrix multiplications timed alone at the engine's batch
+    shapes, the reviews/s they alone would allow, and where a real batch's time goes."""
+    config = engine.model.config.encoder
+    hidden, inner, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    tokens = engine.token_budget
+    # Per token and layer: Q, K, V and the attention output (hidden x hidden each), then the
+    # feed-forward pair (hidden x inner, inner x hidden); 2 FLOP per multiply-add.
+    shapes = [(hidden, 3 * hidden), (hidden, hidden), (hidden, inner), (inner, hidden)]
+    flop_per_token = 2 * layers * sum(k * n for k, n in shapes)
+    flop_per_review = flop_per_token * statistics.mean(lengths)
+    default = len(texts) / rows[0][1]
+    print(
+        f"\nthe cores' limit: the encoder's {layers} layers cost "
+        f"{flop_per_review / 1e9:.1f} GFLOP of matrix multiplications per mean review "
+        f"({statistics.mean(lengths):.0f} tokens); 6x the pipeline's default is "
+        f"{6 * default:.0f} reviews/s"
+    )
+    for backend in backends.candidates(engine.device):
+        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}.get(backend)
+        if dtype is None:
+            continue
+        seconds = sum(linear_seconds(tokens, k, n, dtype=dtype) for k, n in shapes)
+        rate = 2 * tokens * sum(k * n for k, n in shapes) / seconds
+        ceiling = rate / flop_per_review
+        reached = [
+            len(texts) / s
+            for name, s, _ in rows
+            if name == f"engine {backend}, sentences in one pass"
+        ]
+        print(
+            f"  {backend:<5} matrix multiplications of {tokens} tokens: {rate / 1e9:,.0f} GFLOP/s, "
+            f"so at most {ceiling:,.0f} reviews/s from them alone; the engine reached "
+            + (f"{reached[0]:.1f} ({100 * reached[0] / ceiling:.0f}% of that)" if reached else "-")
+        )
+        engine.use_backend(backend)
+        sample = texts[:CHUNK]
+        engine.analyze(sample)
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profile:
+            engine.analyze(sample)
+        by_kind = dict.fromkeys([*OPERATION_KINDS, "other"], 0.0)
+        others: dict[str, float] = {}
+        for event in profile.key_averages():
+            kind = next(
+                (
+                    kind
+                    for kind, names in OPERATION_KINDS.items()
+                    if any(n in event.key for n in names)
+                ),
+                "other",
+            )
+            by_kind[kind] += event.self_cpu_time_total
+            if kind == "other":
+                others[event.key] = event.self_cpu_time_total
+        total = sum(by_kind.values()) or 1.0
+        shares = ", ".join(f"{kind} {100 * t / total:.0f}%" for kind, t in by_kind.items())
+        top = sorted(others.items(), key=lambda item: -item[1])[:4]
+        print(
+            f"        where {CHUNK} reviews' time goes: {shares} (most of the other: "
+            + ", ".join(f"{name} {100 * t / total:.0f}%" for name, t in top)
+            + ")"
+        )
+
+
+def linear_seconds(tokens: int, k: int, n: int, *, dtype: torch.dtype, runs: int = 10) -> float:
+    """Seconds of one `tokens` x `k` by `k` x `n` linear layer (with bias) in `dtype`."""
+    x, w, b = (torch.randn(shape).to(dtype) for shape in [(tokens, k), (n, k), (n,)])
+    torch.nn.functional.linear(x, w, b)
+    started = time.perf_counter()
+    for _ in range(runs):
+        torch.nn.functional.linear(x, w, b)
+    return (time.perf_counter() - started) / runs
 
 
 if __name__ == "__main__":
