@@ -18,6 +18,7 @@ MODELS = (
     "finetune-distilled",
     "finetune-both",
     "finetune-distilled-6k",
+    "finetune-distilled-12k",
 )
 LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
@@ -30,6 +31,7 @@ LABELS = {
     "finetune-distilled": "+ MPNet teacher's soft labels",
     "finetune-both": "both levers",
     "finetune-distilled-6k": "+ soft labels on 6,000 reviews",
+    "finetune-distilled-12k": "+ soft labels on 12,000 reviews, 1 pass",
 }
 # What the 2019 prototype reported for BERT-Large (accuracy in %, by labeled reviews).
 PROTOTYPE_2019_BERT_LARGE: dict[int, float] = {10: 72.5, 100: 88, 500: 91, 1000: 91.5, 10000: 94.5}
