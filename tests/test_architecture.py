@@ -23,6 +23,7 @@ THIRD_PARTY = {
     "matplotlib",
     "onnxruntime",
     "onnx",
+    "openvino",
 }
 
 
