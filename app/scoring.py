@@ -159,7 +159,9 @@ def claim_batch(
         # among people's reviews and the next movies in the queue, and at all of them only
         # when those do not fill a batch (near the end of the queue, or if the movies'
         # counts are behind).
-        nearest = _next_movies(session, version=version, counts=counts, now=now, limit=limit)
+        nearest = _reviews_near_the_front(
+            session, version=version, counts=counts, now=now, limit=limit
+        )
         candidates = list(session.scalars(queue.where(Review.id.in_(nearest))))
         if len(candidates) < limit:
             candidates = list(session.scalars(queue))
@@ -187,12 +189,12 @@ def _movies_in_queue_order(counts: FromClause) -> list[ColumnElement[Any]]:
     return [Movie.score_first_at.desc().nulls_last(), *most_reviewed_first(counts)]
 
 
-def _next_movies(
+def _reviews_near_the_front(
     session: Session, *, version: str, counts: FromClause, now: datetime, limit: int
 ) -> CompoundSelect[tuple[int]]:
-    """The ids of people's reviews and of the reviews of the first movies in queue order that
-    have, by their counts, enough unscored reviews for a claim, besides those other workers
-    hold claims on."""
+    """A query of the ids of people's reviews and of the reviews of the first movies in queue
+    order that have, by their counts, enough unscored reviews for a claim, besides those other
+    workers hold claims on."""
     claimed = session.scalar(
         select(func.count())
         .select_from(ScoringClaim)
