@@ -299,8 +299,9 @@ def print_ceiling(
     # Per token and layer: Q, K, V and the attention output (hidden x hidden each), then the
     # feed-forward pair (hidden x inner, inner x hidden); 2 FLOP per multiply-add.
     shapes = [(hidden, 3 * hidden), (hidden, hidden), (hidden, inner), (inner, hidden)]
-    flop_per_token = 2 * layers * sum(k * n for k, n in shapes)
-    flop_per_review = flop_per_token * statistics.mean(lengths)
+    flop_per_token_and_layer = 2 * sum(k * n for k, n in shapes)
+    flop_per_review = flop_per_token_and_layer * layers * statistics.mean(lengths)
+    engine_rates = {name: len(texts) / seconds for name, seconds, _ in rows}
     default = len(texts) / rows[0][1]
     print(
         f"\nthe cores' limit: the encoder's {layers} layers cost "
@@ -313,17 +314,13 @@ def print_ceiling(
         if dtype is None:
             continue
         seconds = sum(linear_seconds(tokens, k, n, dtype=dtype) for k, n in shapes)
-        rate = 2 * tokens * sum(k * n for k, n in shapes) / seconds
+        rate = tokens * flop_per_token_and_layer / seconds
         ceiling = rate / flop_per_review
-        reached = [
-            len(texts) / s
-            for name, s, _ in rows
-            if name == f"engine {backend}, sentences in one pass"
-        ]
+        reached = engine_rates.get(f"engine {backend}, sentences in one pass")
         print(
             f"  {backend:<5} matrix multiplications of {tokens} tokens: {rate / 1e9:,.0f} GFLOP/s, "
             f"so at most {ceiling:,.0f} reviews/s from them alone; the engine reached "
-            + (f"{reached[0]:.1f} ({100 * reached[0] / ceiling:.0f}% of that)" if reached else "-")
+            + (f"{reached:.1f} ({100 * reached / ceiling:.0f}% of that)" if reached else "-")
         )
         engine.use_backend(backend)
         sample = texts[:CHUNK]
@@ -357,11 +354,9 @@ def print_ceiling(
 def linear_seconds(tokens: int, k: int, n: int, *, dtype: torch.dtype, runs: int = 10) -> float:
     """Seconds of one `tokens` x `k` by `k` x `n` linear layer (with bias) in `dtype`."""
     x, w, b = (torch.randn(shape).to(dtype) for shape in [(tokens, k), (n, k), (n,)])
-    torch.nn.functional.linear(x, w, b)
-    started = time.perf_counter()
-    for _ in range(runs):
-        torch.nn.functional.linear(x, w, b)
-    return (time.perf_counter() - started) / runs
+    torch.nn.functional.linear(x, w, b)  # warm-up
+    seconds, _ = timed(lambda: [torch.nn.functional.linear(x, w, b) for _ in range(runs)])
+    return seconds / runs
 
 
 if __name__ == "__main__":
