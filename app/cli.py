@@ -328,7 +328,10 @@ def _int_list(value: str) -> list[int]:
     show_default=True,
     help="Any of nbsvm, wordvec, finetune, finetune-random-head (the same without anchors), "
     "and the levers of --recipe best: finetune-adapted (in-domain pretraining), "
-    "finetune-distilled (the teacher's soft labels), finetune-both (both).",
+    "finetune-distilled (the teacher's soft labels), finetune-both (both), "
+    "finetune-distilled-6k, finetune-distilled-12k (more soft labels), "
+    "finetune-distilled-6k-3layers (a 3-layer student of the teacher), and teacher "
+    "(the teacher itself).",
 )
 @click.option(
     "--eval-size",

@@ -11,7 +11,7 @@ from app.config import Settings
 from app.lifecycle.datasets import aclimdb_pools, recipe_resources
 from app.sentiment import learning_curve
 from app.sentiment.arguments import TrainingArguments
-from app.sentiment.experiment import LEVERS, run_experiment
+from app.sentiment.experiment import RECIPE_MODELS, run_experiment
 from app.sentiment.recipes import RecipeArguments
 
 
@@ -54,7 +54,7 @@ def run_learning_curve(
         resources=recipe_resources(
             settings=settings, pools=pools, recipe=RecipeArguments(adapt=True, distill=True)
         )
-        if set(models) & set(LEVERS)
+        if set(models) & set(RECIPE_MODELS)
         else None,
         progress=progress,
     )

@@ -24,7 +24,13 @@ from app.sentiment.baselines import NBSVM, BaselineClassifier, TokenEmbedder, Wo
 from app.sentiment.data import Pools
 from app.sentiment.evaluation import evaluate
 from app.sentiment.learning_curve import MODELS, Run, append_result, first_of_each, read_results
-from app.sentiment.recipes import RecipeArguments, Resources, train_with_recipe
+from app.sentiment.recipes import (
+    RecipeArguments,
+    Resources,
+    fine_tuned_teacher,
+    teacher_engine,
+    train_with_recipe,
+)
 
 # The fine-tuned models of the curve: the trainer's recipe, and the same with a random head.
 FINETUNE_HEADS: dict[str, HeadInit] = {
@@ -42,7 +48,16 @@ LEVERS: dict[str, RecipeArguments] = {
     "finetune-distilled-12k": RecipeArguments(
         adapt=False, distill=True, unlabeled=12000, student_epochs=1
     ),
+    # The 6,000-soft-label lever with a student of 3 layers: a cheaper model to serve.
+    "finetune-distilled-6k-3layers": RecipeArguments(
+        adapt=False, distill=True, unlabeled=6000, student_layers=3
+    ),
 }
+# The levers' teacher itself (fine-tuned on the same labels as every lever's), scored on the
+# same test reviews as the students.
+TEACHER = "teacher"
+RECIPE_MODELS = (*LEVERS, TEACHER)
+"""The models that need the recipe's `Resources`."""
 
 
 def run_experiment(
@@ -80,8 +95,8 @@ def run_experiment(
     }
     pending = [job for job in grid if job not in finished]
     if pending:
-        if resources is None and any(model in LEVERS for model, _, _ in pending):
-            raise ValueError(f"the models {sorted(LEVERS)} need the recipe's resources")
+        if resources is None and any(model in RECIPE_MODELS for model, _, _ in pending):
+            raise ValueError(f"the models {list(RECIPE_MODELS)} need the recipe's resources")
         runner = _Runner(pools, base_model, eval_size=eval_size, args=finetune, resources=resources)
         bar = tqdm(pending, unit="run", desc="learning curve", disable=not progress)
         for job in bar:
@@ -144,6 +159,19 @@ class _Runner:
                     progress=progress,
                 )
             accuracy, seconds = card.metrics.get("accuracy"), card.train_seconds
+        elif model == TEACHER and self.resources is not None:
+            teacher = fine_tuned_teacher(
+                resources=self.resources,
+                recipe=RecipeArguments(),
+                train_examples=examples,
+                eval_examples=self.evaluation,
+                args=replace(self.args, seed=seed),
+                progress=progress,
+            )
+            accuracy = evaluate(
+                classifier=teacher_engine(teacher.path), examples=self.evaluation, progress=progress
+            )["accuracy"]
+            seconds = teacher.card.train_seconds
         else:
             baseline = NBSVM() if model == "nbsvm" else WordVectorBaseline(embedder=self.embedder)
             start = time.perf_counter()

@@ -19,6 +19,8 @@ MODELS = (
     "finetune-both",
     "finetune-distilled-6k",
     "finetune-distilled-12k",
+    "finetune-distilled-6k-3layers",
+    "teacher",
 )
 LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
@@ -32,6 +34,9 @@ LABELS = {
     "finetune-both": "both levers",
     "finetune-distilled-6k": "+ soft labels on 6,000 reviews",
     "finetune-distilled-12k": "+ soft labels on 12,000 reviews, 1 pass",
+    "finetune-distilled-6k-3layers": "3-layer student, 6,000 soft labels",
+    # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
+    "teacher": "the MPNet teacher itself",
 }
 # What the 2019 prototype reported for BERT-Large (accuracy in %, by labeled reviews).
 PROTOTYPE_2019_BERT_LARGE: dict[int, float] = {10: 72.5, 100: 88, 500: 91, 1000: 91.5, 10000: 94.5}

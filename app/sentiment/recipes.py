@@ -165,17 +165,17 @@ def train_with_recipe(
             teacher = served_teacher(resources)
             taught = f"the served model {teacher.path.name}, as it is"
         else:
-            epochs = recipe.teacher_epochs(len(train_examples), batch_size=args.batch_size)
-            teacher = teacher_model(
+            teacher = fine_tuned_teacher(
                 resources=resources,
+                recipe=recipe,
                 train_examples=train_examples,
-                eval_examples=balanced_head(eval_examples, recipe.teacher_eval),
-                args=replace(args, lr=recipe.teacher_lr, epochs=epochs, calibration_size=0),
+                eval_examples=eval_examples,
+                args=args,
                 progress=progress,
             )
             taught = (
-                f"{teacher.card.base_model} fine-tuned on the same labels ({epochs} epochs, "
-                f"lr {recipe.teacher_lr})"
+                f"{teacher.card.base_model} fine-tuned on the same labels "
+                f"({teacher.card.hyperparameters.get('epochs')} epochs, lr {recipe.teacher_lr})"
             )
         soft = teacher_soft_labels(
             resources=resources,
@@ -281,6 +281,28 @@ def teacher_model(
     return Teacher(path, read_card(path))
 
 
+def fine_tuned_teacher(
+    *,
+    resources: Resources,
+    recipe: RecipeArguments,
+    train_examples: Sequence[Example],
+    eval_examples: Sequence[Example],
+    args: TrainingArguments,
+    progress: bool = True,
+) -> Teacher:
+    """The recipe's teacher: the teacher encoder fine-tuned on the student's labels with the
+    student's arguments, but the recipe's learning rate and about `recipe.teacher_steps` steps,
+    scored on the first `recipe.teacher_eval` of `eval_examples` (cached)."""
+    epochs = recipe.teacher_epochs(len(train_examples), batch_size=args.batch_size)
+    return teacher_model(
+        resources=resources,
+        train_examples=train_examples,
+        eval_examples=balanced_head(eval_examples, recipe.teacher_eval),
+        args=replace(args, lr=recipe.teacher_lr, epochs=epochs, calibration_size=0),
+        progress=progress,
+    )
+
+
 def served_teacher(resources: Resources) -> Teacher:
     """The served model as a teacher, as it is."""
     if resources.served_model is None:
@@ -311,16 +333,21 @@ def teacher_soft_labels(
     path = resources.cache_dir / "soft-labels" / f"{teacher.name}-{_digest(windows)}.json"
     if path.is_file():
         return [(text, float(p)) for text, p in json.loads(path.read_text())]
-    device = resolve_device("auto")
-    engine = ScoringEngine.from_pretrained(
-        teacher, device=device.type, backend=backends.unmeasured(device)
-    )
-    labeled = soft_labels(teacher=engine, texts=windows, progress=progress)
+    labeled = soft_labels(teacher=teacher_engine(teacher), texts=windows, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     unfinished = path.with_suffix(".partial")
     unfinished.write_text(json.dumps(labeled))
     unfinished.rename(path)
     return labeled
+
+
+def teacher_engine(teacher: Path) -> ScoringEngine:
+    """A teacher as it scores: on the fastest backend that needs no measurement
+    (`backends.unmeasured`), since a teacher has no held-out sample of its own to choose by."""
+    device = resolve_device("auto")
+    return ScoringEngine.from_pretrained(
+        teacher, device=device.type, backend=backends.unmeasured(device)
+    )
 
 
 def _digest(*parts: Any) -> str:

