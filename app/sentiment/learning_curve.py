@@ -116,6 +116,14 @@ def summary_table(*, results_path: Path, eval_size: int | None = None) -> str:
     return "\n".join(lines)
 
 
+# A colour per model: matplotlib's ten "tab:" colours, then six more that differ from them.
+_COLORS = [
+    *(f"tab:{name}" for name in ("blue", "orange", "green", "red", "purple")),
+    *(f"tab:{name}" for name in ("brown", "pink", "gray", "olive", "cyan")),
+    *("navy", "gold", "lime", "magenta", "teal", "maroon"),
+]
+
+
 def plot_learning_curve(
     *,
     results_path: Path,
@@ -128,17 +136,24 @@ def plot_learning_curve(
 
     runs = _runs_on_one_test_sample(results_path, eval_size)
     by_cell = _accuracies(runs)
-    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
+    figure = Figure(figsize=(10, 4.8), layout="constrained")
     axes = figure.add_subplot()
     most_seeds = max(len(accuracies) for accuracies in by_cell.values())
-    for model in _models_in(runs):
+    for index, model in enumerate(_models_in(runs)):
         sizes = sorted(n for m, n in by_cell if m == model)
         points = [[100 * a for a in by_cell[model, n]] for n in sizes]
         means = [statistics.fmean(p) for p in points]
         low = [mean - min(p) for mean, p in zip(means, points, strict=True)]
         high = [max(p) - mean for mean, p in zip(means, points, strict=True)]
         line = axes.errorbar(
-            sizes, means, yerr=[low, high], marker="o", capsize=3, label=LABELS.get(model, model)
+            sizes,
+            means,
+            yerr=[low, high],
+            marker="o",
+            capsize=3,
+            label=LABELS.get(model, model),
+            # tab10 repeats after ten models; the teacher is no student: black.
+            color="black" if model == "teacher" else _COLORS[index % len(_COLORS)],
         )
         fewer = [
             (n, m) for n, m, p in zip(sizes, means, points, strict=True) if len(p) < most_seeds
@@ -173,7 +188,7 @@ def plot_learning_curve(
     axes.set_ylabel(f"accuracy on {runs[0].eval_size:,} test reviews (%)")
     axes.set_title("Sentiment accuracy by amount of labeled data (bars: min–max over seeds)")
     axes.grid(alpha=0.3)
-    axes.legend(loc="lower right")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out_path, dpi=150)
 
