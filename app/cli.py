@@ -218,8 +218,8 @@ def import_all_command() -> None:
     help="quick: the plain fine-tune (what `make demo` trains, minutes); best: also a bigger "
     "teacher's soft labels on 6,000 unlabeled reviews (about 30 minutes on 2 cores the first time, "
     "the teacher and its labels cached in .cache/recipes); small: a 3-layer student, about half "
-    "the compute per review, taught by the served model on 6,000 unlabeled reviews (promoted "
-    "only if it beats it; see bench/bench_engine.py for the trade).",
+    "the compute per review, taught by the same teacher on the same 6,000 reviews (after best, "
+    "only the student is trained; promoted only if it beats the current model).",
 )
 @click.option(
     "--with-labels",

@@ -13,7 +13,6 @@ from app.importers.sources import resolve
 from app.lifecycle.pretrained import TEACHER_NAME, teacher_checkpoint
 from app.sentiment.data import Example, LabeledText, Pools
 from app.sentiment.recipes import RecipeArguments, Resources
-from app.sentiment.registry import current_model_dir
 from app.sentiment.text import clean
 
 log = logging.getLogger(__name__)
@@ -55,16 +54,13 @@ def backend_sample(*, settings: Settings) -> list[Example]:
 def recipe_resources(*, settings: Settings, pools: Pools, recipe: RecipeArguments) -> Resources:
     """What a recipe's levers need: the base model, the aclImdb train texts as unlabeled
     in-domain text (the test split stays for evaluation), and the teacher if it distills."""
-    fine_tunes_teacher = recipe.distill and recipe.teacher == "fine-tuned"
-    served = current_model_dir(settings.models_dir) if recipe.teacher == "served" else None
     return Resources(
         base_model=settings.resolved_base_model(),
         base_model_name=settings.base_model_name(),
         unlabeled_texts=pools.train_texts() if recipe.adapt or recipe.distill else (),
         cache_dir=settings.cache_dir / "recipes",
-        teacher_model=str(teacher_checkpoint(settings.cache_dir)) if fine_tunes_teacher else None,
+        teacher_model=str(teacher_checkpoint(settings.cache_dir)) if recipe.distill else None,
         teacher_name=TEACHER_NAME,
-        served_model=str(served) if served is not None else None,
     )
 
 

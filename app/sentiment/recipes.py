@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 Recipe = Literal["quick", "best", "small"]
 RECIPES: tuple[Recipe, ...] = ("quick", "best", "small")
-TeacherSource = Literal["fine-tuned", "served"]
 
 
 class TeacherMissing(ValueError):
@@ -68,9 +67,6 @@ class RecipeArguments:
     tokens of a training window)."""
     student_epochs: int = 2
     """Passes of the student over labeled and soft-labeled texts together."""
-    teacher: TeacherSource = "fine-tuned"
-    """"fine-tuned": the teacher encoder (`Resources.teacher_model`) fine-tuned on the same
-    labels; "served": the model the site serves now (`Resources.served_model`), as it is."""
     student_layers: int | None = None
     """The student keeps only this many of its encoder's layers (`TrainingArguments.layers`);
     None: all of them."""
@@ -87,11 +83,9 @@ class RecipeArguments:
         if recipe == "best":
             return cls(adapt=False, distill=True, unlabeled=6000)
         if recipe == "small":
-            # A cheaper model to serve: half the layers, taught by the served model on many
-            # unlabeled reviews (its labels cost seconds, not a teacher's half hour).
-            return cls(
-                adapt=False, distill=True, teacher="served", student_layers=3, unlabeled=6000
-            )
+            # A cheaper model to serve: half the layers, taught by the best recipe's teacher
+            # on its 6,000 soft labels (cached: after `--recipe best`, only the student).
+            return cls(adapt=False, distill=True, student_layers=3, unlabeled=6000)
         raise ValueError(f"unknown recipe {recipe!r}: one of {RECIPES}")
 
     def teacher_epochs(self, n_train: int, *, batch_size: int) -> int:
@@ -103,9 +97,7 @@ class RecipeArguments:
         """The levers pulled, for cards and logs."""
         pulled = ["adapted"] if self.adapt else []
         if self.distill:
-            pulled.append(
-                "distilled from the served model" if self.teacher == "served" else "distilled"
-            )
+            pulled.append("distilled")
         if self.student_layers is not None:
             pulled.append(f"{self.student_layers}-layer student")
         return " + ".join(pulled) or "none"
@@ -126,9 +118,6 @@ class Resources:
     teacher_model: str | None = None
     """The teacher's pretrained encoder (a local folder); None: distillation is not possible."""
     teacher_name: str = ""
-    served_model: str | None = None
-    """The model the site serves now (a trained model folder), the teacher of
-    `RecipeArguments(teacher="served")`; None: there is none."""
 
 
 def train_with_recipe(
@@ -161,22 +150,18 @@ def train_with_recipe(
     if recipe.student_layers is not None:
         student_args = replace(student_args, layers=recipe.student_layers)
     if recipe.distill:
-        if recipe.teacher == "served":
-            teacher = served_teacher(resources)
-            taught = f"the served model {teacher.path.name}, as it is"
-        else:
-            teacher = fine_tuned_teacher(
-                resources=resources,
-                recipe=recipe,
-                train_examples=train_examples,
-                eval_examples=eval_examples,
-                args=args,
-                progress=progress,
-            )
-            taught = (
-                f"{teacher.card.base_model} fine-tuned on the same labels "
-                f"({teacher.card.hyperparameters.get('epochs')} epochs, lr {recipe.teacher_lr})"
-            )
+        teacher = fine_tuned_teacher(
+            resources=resources,
+            recipe=recipe,
+            train_examples=train_examples,
+            eval_examples=eval_examples,
+            args=args,
+            progress=progress,
+        )
+        taught = (
+            f"{teacher.card.base_model} fine-tuned on the same labels "
+            f"({teacher.card.hyperparameters.get('epochs')} epochs, lr {recipe.teacher_lr})"
+        )
         soft = teacher_soft_labels(
             resources=resources,
             teacher=teacher.path,
@@ -301,17 +286,6 @@ def fine_tuned_teacher(
         args=replace(args, lr=recipe.teacher_lr, epochs=epochs, calibration_size=0),
         progress=progress,
     )
-
-
-def served_teacher(resources: Resources) -> Teacher:
-    """The served model as a teacher, as it is."""
-    if resources.served_model is None:
-        raise TeacherMissing(
-            "this recipe learns from the model the site serves, and there is none yet: "
-            "train one first (textflix train)"
-        )
-    path = Path(resources.served_model)
-    return Teacher(path, read_card(path))
 
 
 def teacher_soft_labels(

@@ -26,7 +26,6 @@ from app.sentiment.arguments import TrainingArguments
 from app.sentiment.data import Example
 from app.sentiment.distillation import soft_labels, text_windows
 from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_adaptation
-from app.sentiment.engine import ScoringEngine
 from app.sentiment.experiment import run_experiment
 from app.sentiment.modeling import kept_layers, new_classifier
 from app.sentiment.predictions import Prediction
@@ -220,42 +219,39 @@ def test_a_shallower_student_keeps_evenly_spaced_layers_ending_with_the_last() -
         TrainingArguments(layers=0)
 
 
-def test_the_small_recipe_teaches_a_shallower_student_with_the_served_model(
+def test_the_small_recipe_teaches_a_shallower_student_with_the_best_recipes_teacher(
     tmp_path: Path, resources: Resources, base_model: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     two_layers = _tiny_encoder(tmp_path / "two-layers", base_model, seed=2, layers=2)
-    resources = replace(resources, base_model=two_layers, teacher_model=None)
-    served = tmp_path / "served"
-    _train(resources, served, RecipeArguments.for_recipe("quick"))
+    resources = replace(resources, base_model=two_layers)
+    tiny = {"unlabeled": 100, "window_words": 5, "student_epochs": 1, "teacher_steps": 2}
+    best = replace(RecipeArguments.for_recipe("best"), **tiny)
+    small = replace(RecipeArguments.for_recipe("small"), student_layers=1, **tiny)
     trained = _counting(monkeypatch, "train")
-    small = replace(
-        RecipeArguments.for_recipe("small"),
-        student_layers=1,
-        unlabeled=100,
-        window_words=5,
-        student_epochs=1,
-    )
 
-    card = _train(replace(resources, served_model=str(served)), tmp_path / "small", small)
+    _train(resources, tmp_path / "best", best)
+    card = _train(resources, tmp_path / "small", small)
 
-    [student_run] = trained  # no teacher to fine-tune: the served model teaches as it is
-    assert student_run["base_model"] == two_layers and student_run["args"].layers == 1
-    soft = student_run["soft_examples"]
+    teacher_run, best_run, small_run = trained  # the teacher once, then the two students
+    assert teacher_run["base_model"] == resources.teacher_model
+    assert small_run["base_model"] == two_layers and small_run["args"].layers == 1
+    assert best_run["args"].layers is None
+    # The same cached soft labels: after the best recipe, the small one trains only its student.
+    assert small_run["soft_examples"] == best_run["soft_examples"]
+    soft = small_run["soft_examples"]
     assert len(soft) == len(UNLABELED)
     # The teacher labels on the fastest backend trusted without measuring (bf16 on a CPU
     # that computes it, else fp32).
-    engine = ScoringEngine.from_pretrained(served, backend=backends.unmeasured(torch.device("cpu")))
+    [teacher] = resources.cache_dir.glob("teacher-*")
+    engine = recipes.teacher_engine(teacher)
+    assert engine.backend == backends.unmeasured(torch.device("cpu"))
     assert soft == soft_labels(teacher=engine, texts=[text for text, _ in soft], progress=False)
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "small")
     assert len(loaded.encoder.encoder.layer) == 1
     assert loaded.config.encoder.num_hidden_layers == 1
     assert card.hyperparameters["layers"] == 1
-    assert (
-        card.hyperparameters["recipe levers"] == "distilled from the served model + 1-layer student"
-    )
-    assert "the served model served" in str(card.hyperparameters["teacher"])
-    with pytest.raises(recipes.TeacherMissing, match="train one first"):
-        _train(resources, tmp_path / "no-teacher", small)
+    assert card.hyperparameters["recipe levers"] == "distilled + 1-layer student"
+    assert "tiny/teacher" in str(card.hyperparameters["teacher"])
 
 
 def test_distilling_without_a_teacher_says_how_to_get_one(
