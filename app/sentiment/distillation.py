@@ -13,6 +13,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+import torch
+
 from app.sentiment.classifier import Classifier
 from app.sentiment.data import SoftExample
 from app.sentiment.evaluation import predict_all
@@ -37,3 +39,25 @@ def soft_labels(
         classifier=teacher, texts=texts, progress=progress, desc="teacher labeling"
     )
     return [(text, p.p_positive) for text, p in zip(texts, predictions, strict=True)]
+
+
+_CLIP = 1e-6
+"""Soft labels are kept this far from 0 and 1 when read back as logits."""
+
+
+def soft_cross_entropy(
+    logits: torch.Tensor, p_positive: torch.Tensor, temperature: torch.Tensor
+) -> torch.Tensor:
+    """The batch's mean cross-entropy between the model's two-label distributions and the
+    targets (1 - p, p), each row at its temperature T: the target's logit and the model's
+    logits divided by T and the row's loss multiplied by T² so that its gradients keep their
+    size (Hinton et al., 2015). At T = 1 it is the plain cross-entropy with (1 - p, p), labels
+    (p = 0 or 1) included; as T grows it approaches matching the teacher's logits."""
+    p = p_positive.float()
+    t = temperature.float()
+    clipped = p.clamp(_CLIP, 1 - _CLIP)
+    softened = torch.sigmoid((torch.log(clipped) - torch.log1p(-clipped)) / t)
+    target = torch.where(t == 1, p, softened)
+    log_probs = torch.log_softmax(logits.float() / t.unsqueeze(1), dim=1)
+    per_row = -((1 - target) * log_probs[:, 0] + target * log_probs[:, 1])
+    return (per_row * t**2).mean()

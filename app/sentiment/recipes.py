@@ -67,6 +67,9 @@ class RecipeArguments:
     tokens of a training window)."""
     student_epochs: int = 2
     """Passes of the student over labeled and soft-labeled texts together."""
+    temperature: float = 1.0
+    """The temperature the student learns the soft labels at (`training.train`'s
+    `soft_temperature`; Hinton et al., 2015)."""
     student_layers: int | None = None
     """The student keeps only this many of its encoder's layers (`TrainingArguments.layers`);
     None: all of them."""
@@ -98,6 +101,8 @@ class RecipeArguments:
         pulled = ["adapted"] if self.adapt else []
         if self.distill:
             pulled.append("distilled")
+        if self.distill and self.temperature != 1:
+            pulled.append(f"temperature {self.temperature:g}")
         if self.student_layers is not None:
             pulled.append(f"{self.student_layers}-layer student")
         return " + ".join(pulled) or "none"
@@ -186,6 +191,7 @@ def train_with_recipe(
         eval_examples=eval_examples,
         calibration_examples=calibration_examples,
         soft_examples=soft,
+        soft_temperature=recipe.temperature,
         args=student_args,
         dataset=dataset,
         notes=notes,

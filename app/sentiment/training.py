@@ -47,6 +47,7 @@ from app.sentiment.classifier import (
     special_tokens,
 )
 from app.sentiment.data import Example, SoftExample, describe
+from app.sentiment.distillation import soft_cross_entropy
 from app.sentiment.evaluation import Evaluation, evaluate, score_examples
 from app.sentiment.modeling import MeanPoolingForSequenceClassification, new_classifier
 from app.sentiment.registry import NBSVM as NBSVM_KIND
@@ -65,6 +66,7 @@ def train(
     eval_examples: Sequence[Example],
     calibration_examples: Sequence[Example] = (),
     soft_examples: Sequence[SoftExample] = (),
+    soft_temperature: float = 1.0,
     args: TrainingArguments = TrainingArguments(),
     base_model_name: str = "",
     dataset: str = "",
@@ -79,7 +81,8 @@ def train(
 
     `soft_examples` are texts with a teacher's probability of positive instead of a label
     (distillation): the loss is the cross-entropy with that distribution, as it is with the
-    one-hot distribution of a label. `notes` (how the recipe got here) join the card's
+    one-hot distribution of a label, both at `soft_temperature` for the soft ones
+    (`distillation.soft_cross_entropy`). `notes` (how the recipe got here) join the card's
     hyperparameters, `extra_metrics` (such as a teacher's accuracy) its metrics."""
     if not train_examples:
         raise ValueError("no training examples")
@@ -91,7 +94,10 @@ def train(
         base_model=base_model, max_length=args.max_length, dropout=args.dropout, layers=args.layers
     )
     model.to(target)  # type: ignore[arg-type]  # (transformers' `to` wrapper confuses mypy)
+    if not soft_temperature > 0:
+        raise ValueError(f"soft_temperature must be positive, not {soft_temperature}")
     targets = [*((text, float(label)) for text, label in train_examples), *soft_examples]
+    temperatures = [1.0] * len(train_examples) + [soft_temperature] * len(soft_examples)
     epochs = args.epochs_for(len(targets))
     started = time.perf_counter()
     if args.head_init == "anchors":
@@ -100,6 +106,7 @@ def train(
         model,
         tokenizer,
         targets,
+        temperatures,
         args=args,
         epochs=epochs,
         device=target,
@@ -152,7 +159,14 @@ def train(
                 else "random"
             ),
             "inputs": f"a random {args.max_length}-token window of each review, new each epoch",
-            **({"soft_labeled_texts": len(soft_examples)} if soft_examples else {}),
+            **(
+                {
+                    "soft_labeled_texts": len(soft_examples),
+                    "distillation_temperature": soft_temperature,
+                }
+                if soft_examples
+                else {}
+            ),
             "device": target.type,
             **(notes or {}),
         },
@@ -255,6 +269,7 @@ def _fit(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     examples: Sequence[SoftExample],
+    temperatures: Sequence[float],
     *,
     args: TrainingArguments,
     epochs: int,
@@ -286,13 +301,12 @@ def _fit(
                 batch = order[start : start + batch_size]
                 windows = [prefix + random_window(texts[i], body, rng) + suffix for i in batch]
                 ids, mask = pad_batch(windows, pad_id=pad_id, device=device)
-                # Both labels' probabilities: a label is the distribution (1 - y, y).
-                targets = torch.tensor(
-                    [[1.0 - p_positive[i], p_positive[i]] for i in batch], device=device
-                )
+                targets = torch.tensor([p_positive[i] for i in batch], device=device)
+                temperature = torch.tensor([temperatures[i] for i in batch], device=device)
                 with mixed_precision(device):
-                    loss = model(input_ids=ids, attention_mask=mask, labels=targets).loss
-                scaler.scale(loss).backward()
+                    logits = model(input_ids=ids, attention_mask=mask).logits
+                loss = soft_cross_entropy(logits, targets, temperature)
+                scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
                 scaler.step(optimizer)

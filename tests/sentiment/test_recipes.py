@@ -24,7 +24,7 @@ from app.lifecycle import pretrained
 from app.sentiment import backends, recipes
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.data import Example
-from app.sentiment.distillation import soft_labels, text_windows
+from app.sentiment.distillation import soft_cross_entropy, soft_labels, text_windows
 from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_adaptation
 from app.sentiment.experiment import run_experiment
 from app.sentiment.modeling import kept_layers, new_classifier
@@ -142,6 +142,37 @@ def test_soft_labels_are_the_teachers_probabilities() -> None:
     ]
 
 
+def test_at_temperature_1_the_soft_loss_is_the_plain_cross_entropy() -> None:
+    logits = torch.tensor([[0.3, -1.2], [2.0, 0.5], [-0.4, 0.1]])
+    p = torch.tensor([1.0, 0.0, 0.8])  # two labels and a teacher's probability
+    plain = torch.nn.functional.cross_entropy(logits, torch.stack([1 - p, p], dim=1))
+
+    assert torch.allclose(soft_cross_entropy(logits, p, torch.ones(3)), plain)
+
+
+def test_at_a_higher_temperature_the_student_matches_the_teachers_logit() -> None:
+    teacher_logit = torch.tensor([3.0])
+    p = torch.sigmoid(teacher_logit)
+    t = torch.tensor([4.0])
+
+    def loss(student_logit: float) -> float:
+        logits = torch.tensor([[0.0, student_logit]])
+        return float(soft_cross_entropy(logits, p, t))
+
+    # Least where the student's logit (its margin) equals the teacher's, not where it is surest.
+    margins = [1.0, 2.0, 3.0, 4.0, 6.0, 10.0]
+    assert min(margins, key=loss) == 3.0
+    # Labels are learned at temperature 1 whatever the batch's other rows use.
+    mixed = soft_cross_entropy(
+        torch.tensor([[0.0, 1.0], [0.0, 1.0]]), torch.tensor([1.0, 0.7]), torch.tensor([1.0, 2.0])
+    )
+    row_label = soft_cross_entropy(torch.tensor([[0.0, 1.0]]), torch.tensor([1.0]), torch.ones(1))
+    row_soft = soft_cross_entropy(
+        torch.tensor([[0.0, 1.0]]), torch.tensor([0.7]), torch.tensor([2.0])
+    )
+    assert torch.allclose(mixed, (row_label + row_soft) / 2)
+
+
 def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
     calls: list[Any] = []
     original: Callable[..., Any] = getattr(recipes, name)
@@ -183,6 +214,8 @@ def test_the_best_recipe_uses_both_levers_and_caches_its_expensive_parts(
     assert not any(window in text for window, _ in soft for text in read)
     assert card.hyperparameters["recipe levers"] == "adapted + distilled"
     assert card.hyperparameters["soft_labeled_texts"] == len(UNLABELED)
+    assert student_run["soft_temperature"] == 1.0
+    assert card.hyperparameters["distillation_temperature"] == 1.0
     assert card.metrics["teacher_n_eval"] == TINY_RECIPE.teacher_eval
     assert "tiny/teacher" in str(card.hyperparameters["teacher"])
 
@@ -192,6 +225,18 @@ def test_the_best_recipe_uses_both_levers_and_caches_its_expensive_parts(
 
     _train(resources, tmp_path / "fewer", train_examples=_examples()[1:5])
     assert len(adapted) == 1 and len(trained) == 5  # other labels: a new teacher
+
+    # Another temperature: the same teacher and soft labels, learned at that temperature.
+    warm = _train(
+        resources,
+        tmp_path / "warm",
+        replace(TINY_RECIPE, temperature=2.0),
+        calibration_examples=calibration,
+    )
+    assert len(adapted) == 1 and len(trained) == 6
+    assert trained[-1]["soft_examples"] == soft and trained[-1]["soft_temperature"] == 2.0
+    assert warm.hyperparameters["recipe levers"] == "adapted + distilled + temperature 2"
+    assert warm.hyperparameters["distillation_temperature"] == 2.0
 
 
 def test_the_quick_recipe_pulls_no_lever(
