@@ -101,8 +101,8 @@ class RecipeArguments:
         pulled = ["adapted"] if self.adapt else []
         if self.distill:
             pulled.append("distilled")
-        if self.distill and self.temperature != 1:
-            pulled.append(f"temperature {self.temperature:g}")
+            if self.temperature != 1:
+                pulled.append(f"temperature {self.temperature:g}")
         if self.student_layers is not None:
             pulled.append(f"{self.student_layers}-layer student")
         return " + ".join(pulled) or "none"

@@ -86,6 +86,8 @@ def train(
     hyperparameters, `extra_metrics` (such as a teacher's accuracy) its metrics."""
     if not train_examples:
         raise ValueError("no training examples")
+    if not soft_temperature > 0:
+        raise ValueError(f"soft_temperature must be positive, not {soft_temperature}")
     if out_dir.exists():
         raise FileExistsError(f"{out_dir} already exists: pick another model name")
     set_seed(args.seed)
@@ -94,8 +96,6 @@ def train(
         base_model=base_model, max_length=args.max_length, dropout=args.dropout, layers=args.layers
     )
     model.to(target)  # type: ignore[arg-type]  # (transformers' `to` wrapper confuses mypy)
-    if not soft_temperature > 0:
-        raise ValueError(f"soft_temperature must be positive, not {soft_temperature}")
     targets = [*((text, float(label)) for text, label in train_examples), *soft_examples]
     temperatures = [1.0] * len(train_examples) + [soft_temperature] * len(soft_examples)
     epochs = args.epochs_for(len(targets))
