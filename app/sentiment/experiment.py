@@ -66,6 +66,10 @@ LEVERS: dict[str, RecipeArguments] = {
 TEACHER = "teacher"
 RECIPE_MODELS = (*LEVERS, TEACHER)
 """The models that need the recipe's `Resources`."""
+# The baselines of the curve: bag-of-words NB-SVM, and mean token embeddings with a linear model.
+BASELINES = ("nbsvm", "wordvec")
+RUNNABLE = (*BASELINES, *FINETUNE_HEADS, *RECIPE_MODELS)
+"""Every model `run_experiment` knows how to train: the curve's `MODELS`, no more, no fewer."""
 
 
 def run_experiment(
@@ -180,7 +184,7 @@ class _Runner:
                 classifier=teacher_engine(teacher.path), examples=self.evaluation, progress=progress
             )["accuracy"]
             seconds = teacher.card.train_seconds
-        else:
+        elif model in BASELINES:
             baseline = NBSVM() if model == "nbsvm" else WordVectorBaseline(embedder=self.embedder)
             start = time.perf_counter()
             baseline.fit([text for text, _ in examples], [y for _, y in examples], seed=seed)
@@ -190,6 +194,8 @@ class _Runner:
                 examples=self.evaluation,
                 progress=False,
             )["accuracy"]
+        else:
+            raise ValueError(f"the learning curve has no way to train {model!r}")
         finished_at = datetime.now(UTC).isoformat(timespec="seconds")
         if not isinstance(accuracy, float | int):
             raise ValueError(f"{model} n={n} seed={seed} was scored on no test texts")

@@ -9,21 +9,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-MODELS = (
-    "nbsvm",
-    "wordvec",
-    "finetune",
-    "finetune-random-head",
-    "finetune-adapted",
-    "finetune-distilled",
-    "finetune-both",
-    "finetune-distilled-6k",
-    "finetune-distilled-12k",
-    "finetune-distilled-6k-4epochs",
-    "finetune-distilled-6k-t2",
-    "finetune-distilled-6k-3layers",
-    "teacher",
-)
 LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
     "wordvec": "mean token embeddings + LR",
@@ -42,6 +27,8 @@ LABELS = {
     # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
     "teacher": "the MPNet teacher itself",
 }
+MODELS = tuple(LABELS)
+"""Every model the curve knows, in the order of the table's columns and the plot's legend."""
 # What the 2019 prototype reported for BERT-Large (accuracy in %, by labeled reviews).
 PROTOTYPE_2019_BERT_LARGE: dict[int, float] = {10: 72.5, 100: 88, 500: 91, 1000: 91.5, 10000: 94.5}
 

@@ -19,6 +19,7 @@ from app.sentiment.data import LabeledText, Pools
 from app.sentiment.experiment import run_experiment
 from app.sentiment.learning_curve import (
     COLUMNS,
+    MODELS,
     PROTOTYPE_2019_BERT_LARGE,
     Run,
     append_result,
@@ -234,3 +235,10 @@ def test_reports_refuse_mixed_test_samples_and_empty_results(tmp_path: Path) -> 
     with pytest.raises(ValueError, match="pass eval_size"):
         summary_table(results_path=results)
     assert "| 10 | 70.0 (1) |" in summary_table(results_path=results, eval_size=25000)
+
+
+def test_the_experiment_trains_exactly_the_models_the_curve_labels() -> None:
+    # A model the curve lists but the experiment cannot train (or the reverse) would silently
+    # be missing from the table, or be trained as something else.
+    assert sorted(experiment.RUNNABLE) == sorted(MODELS)
+    assert len(set(experiment.RUNNABLE)) == len(experiment.RUNNABLE)
