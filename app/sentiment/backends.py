@@ -206,10 +206,15 @@ def openvino_file(encoder: nn.Module, *, cache_dir: Path | None) -> Path:
     if not path.is_file():
         log.info("converting the encoder to OpenVINO in %s (once per model version)", path)
         ids, mask = _example_inputs()
+        encoder = copy.deepcopy(encoder)
+        if isinstance(encoder, PreTrainedModel):
+            # The tracer reads every attribute, `loss_function` too, and transformers warns
+            # that a bare encoder has no loss it recognises; it has none to trace either.
+            encoder.loss_function = nn.functional.cross_entropy
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the tracer's notes on constant shape checks
             converted = openvino.convert_model(
-                HiddenStates(copy.deepcopy(encoder)).cpu().eval(),
+                HiddenStates(encoder).cpu().eval(),
                 example_input=(ids, mask),
                 input=[openvino.PartialShape([-1, -1]), openvino.PartialShape([-1, -1])],
             )
