@@ -269,7 +269,7 @@ def test_the_small_recipe_teaches_a_shallower_student_with_the_best_recipes_teac
 ) -> None:
     two_layers = _tiny_encoder(tmp_path / "two-layers", base_model, seed=2, layers=2)
     resources = replace(resources, base_model=two_layers)
-    tiny = {"unlabeled": 100, "window_words": 5, "student_epochs": 1, "teacher_steps": 2}
+    tiny = {"unlabeled": 100, "window_words": 5, "student_epochs": 2, "teacher_steps": 2}
     best = replace(RecipeArguments.for_recipe("best"), **tiny)
     small = replace(RecipeArguments.for_recipe("small"), student_layers=1, **tiny)
     trained = _counting(monkeypatch, "train")
@@ -281,6 +281,8 @@ def test_the_small_recipe_teaches_a_shallower_student_with_the_best_recipes_teac
     assert teacher_run["base_model"] == resources.teacher_model
     assert small_run["base_model"] == two_layers and small_run["args"].layers == 1
     assert best_run["args"].layers is None
+    # The students read the labeled and soft-labeled texts the recipe's number of times.
+    assert best_run["args"].epochs == small_run["args"].epochs == 2 != TINY_ARGS.epochs
     # The same cached soft labels: after the best recipe, the small one trains only its student.
     assert small_run["soft_examples"] == best_run["soft_examples"]
     soft = small_run["soft_examples"]
