@@ -223,6 +223,14 @@ def import_all_command() -> None:
     "the current model).",
 )
 @click.option(
+    "--layers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keep this many of the encoder's layers in the trained model (evenly spaced, the last "
+    "among them): fewer cost less per review and score lower. Default: all of them, 3 with "
+    "--recipe small.",
+)
+@click.option(
     "--with-labels",
     is_flag=True,
     help="Add the labels people gave in the site's labeling queue (use -n 0 for those alone).",
@@ -242,14 +250,23 @@ def train(
     kind: str,
     head_init: HeadInit,
     recipe: Recipe,
+    layers: int | None,
     with_labels: bool,
     promote: bool,
 ) -> None:
     """Fine-tune the base encoder on N labeled aclImdb train reviews (and people's labels)."""
+    if layers is not None and kind != FINETUNE:
+        raise click.UsageError(f"--layers applies to the fine-tuned encoder, not to --kind {kind}")
     from app.labeling import human_labeled_examples
     from app.lifecycle.versions import TrainRequest, train_and_promote
 
     settings = _settings()
+    if layers is not None:
+        from transformers import AutoConfig
+
+        total = AutoConfig.from_pretrained(settings.resolved_base_model()).num_hidden_layers
+        if layers > total:
+            raise click.UsageError(f"--layers {layers}: the base model has {total} layers")
     factory = _session_factory(settings)
     extra: list[tuple[str, int]] = []
     if with_labels:
@@ -259,7 +276,9 @@ def train(
     if n_train + len(extra) < 2:
         raise click.ClickException("nothing to train on: ask for -n labels or label some reviews")
     args = TrainingArguments(seed=seed, epochs=epochs, head_init=head_init, device=settings.device)
-    request = TrainRequest(n_train, n_eval, kind, args, name, extra_examples=extra, recipe=recipe)
+    request = TrainRequest(
+        n_train, n_eval, kind, args, name, extra_examples=extra, recipe=recipe, layers=layers
+    )
     with _data_errors(settings):
         outcome = train_and_promote(
             settings=settings, session_factory=factory, request=request, promote_if_better=promote

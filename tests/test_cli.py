@@ -196,6 +196,18 @@ def test_train_can_start_from_a_random_head(env: dict[str, str]) -> None:
     assert str(read_card(models / "a").hyperparameters["head_init"]).startswith("label anchors")
 
 
+def test_train_refuses_a_depth_it_cannot_give(env: dict[str, str]) -> None:
+    too_deep = CliRunner().invoke(main, ["train", "--layers", "99", "--no-promote"])
+    nbsvm = CliRunner().invoke(main, ["train", "--layers", "2", "--kind", "nbsvm"])
+    none = CliRunner().invoke(main, ["train", "--layers", "0"])
+
+    assert too_deep.exit_code == nbsvm.exit_code == none.exit_code == 2  # usage errors
+    assert "the base model has 6 layers" in too_deep.output
+    assert "--layers applies to the fine-tuned encoder" in nbsvm.output
+    assert "0 is not in the range x>=1" in none.output
+    assert not (Path(env["TEXTFLIX_MODELS_DIR"])).exists()  # nothing trained
+
+
 def test_predict_scores_lines_and_json_lines_from_stdin_or_a_file(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -14,7 +14,7 @@ import logging
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import inspect
@@ -77,6 +77,7 @@ class TrainRequest:
     name: str | None = None  # the model folder; None: default_name
     extra_examples: Sequence[tuple[str, int]] = ()  # e.g. people's labels, as stored
     recipe: Recipe = "quick"  # the plain fine-tune, or with in-domain text and a teacher
+    layers: int | None = None  # the served model keeps this many layers; None: the recipe's
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,8 @@ def train_version(
         )
     else:
         recipe = RecipeArguments.for_recipe(request.recipe)
+        if request.layers is not None:  # the student's depth; the teacher keeps all of its own
+            recipe = replace(recipe, student_layers=request.layers)
         card = train_with_recipe(
             resources=recipe_resources(settings=settings, pools=pools, recipe=recipe),
             recipe=recipe,

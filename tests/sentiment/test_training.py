@@ -3,6 +3,7 @@ reads whole reviews and is measurably better than chance."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from pathlib import Path
@@ -155,6 +156,24 @@ def test_a_later_model_does_not_replace_the_current_one(tiny_model: TinyModel) -
     assert card.metrics["n_eval"] == 0 and "accuracy" not in card.metrics
     assert current_model_dir(tiny_model.settings.models_dir) == tiny_model.path
     assert [c.name for c in list_models(tiny_model.settings.models_dir)] == ["later", "tiny"]
+
+
+def test_a_version_can_keep_fewer_layers(tiny_model: TinyModel, tmp_path: Path) -> None:
+    # `textflix train --layers 1`: the served model is shallower; the arguments stay the trainer's.
+    settings = tiny_model.settings.model_copy(update={"models_dir": tmp_path})
+    args = TrainingArguments(epochs=1, max_length=32, device="cpu")
+    request = TrainRequest(name="shallow", n_train=8, n_eval=0, args=args, layers=1)
+    card = train_version(settings=settings, request=request, progress=False).card
+
+    config = json.loads((tmp_path / "shallow" / "config.json").read_text())
+    assert config["encoder"]["num_hidden_layers"] == 1 < tiny_model_layers(tiny_model)
+    assert card.hyperparameters["recipe levers"] == "1-layer student"
+    assert 0 <= versions.load(tmp_path / "shallow").predict(["A fine film."])[0].p_positive <= 1
+
+
+def tiny_model_layers(tiny_model: TinyModel) -> int:
+    config = json.loads((tiny_model.path / "config.json").read_text())
+    return int(config["encoder"]["num_hidden_layers"])
 
 
 def test_training_never_overwrites_a_model(tiny_model: TinyModel) -> None:
