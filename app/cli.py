@@ -350,7 +350,7 @@ def _int_list(value: str) -> list[int]:
     "and the levers of --recipe best: finetune-adapted (in-domain pretraining), "
     "finetune-distilled (the teacher's soft labels), finetune-both (both), "
     "finetune-distilled-6k, finetune-distilled-12k (more soft labels), "
-    "finetune-distilled-6k-4epochs (the student reads them 4 times, not 2), "
+    "finetune-distilled-6k-4epochs and -6epochs (the student reads them 4 or 6 times, not 2), "
     "finetune-distilled-6k-t2 (6,000 soft labels learned at temperature 2), "
     "finetune-distilled-6k-3layers (a 3-layer student of the teacher), and teacher "
     "(the teacher itself).",

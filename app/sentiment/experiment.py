@@ -52,6 +52,10 @@ LEVERS: dict[str, RecipeArguments] = {
     "finetune-distilled-6k-4epochs": RecipeArguments(
         adapt=False, distill=True, unlabeled=6000, student_epochs=4
     ),
+    # And six times: whether the gain of the third and fourth passes goes on.
+    "finetune-distilled-6k-6epochs": RecipeArguments(
+        adapt=False, distill=True, unlabeled=6000, student_epochs=6
+    ),
     # The 6,000 soft labels learned at temperature 2: how sure the teacher is, not only its side.
     "finetune-distilled-6k-t2": RecipeArguments(
         adapt=False, distill=True, unlabeled=6000, temperature=2.0

@@ -22,6 +22,7 @@ LABELS = {
     "finetune-distilled-6k": "+ soft labels on 6,000 reviews",
     "finetune-distilled-12k": "+ soft labels on 12,000 reviews, 1 pass",
     "finetune-distilled-6k-4epochs": "+ 6,000 soft labels, 4 passes",
+    "finetune-distilled-6k-6epochs": "+ 6,000 soft labels, 6 passes",
     "finetune-distilled-6k-t2": "+ 6,000 soft labels at temperature 2",
     "finetune-distilled-6k-3layers": "3-layer student, 6,000 soft labels",
     # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
