@@ -52,9 +52,14 @@ def test_ctrl_c_stops_long_work_at_its_next_step_before_the_caller_goes_on() -> 
             steps.append(step)
             time.sleep(0.01)
 
-    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-    with pytest.raises(KeyboardInterrupt):
-        torch_thread.run(long_work)
+    # Ctrl-C as a terminal delivers it, whatever handler earlier code in this process left.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(KeyboardInterrupt):
+            torch_thread.run(long_work)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     stopped_at = len(steps)
     time.sleep(0.1)
 
