@@ -261,12 +261,16 @@ def train(
     from app.lifecycle.versions import TrainRequest, train_and_promote
 
     settings = _settings()
-    if layers is not None:
+    if layers is not None:  # refused now, by the rule training applies, not after the data loads
         from transformers import AutoConfig
 
+        from app.sentiment.modeling import kept_layers
+
         total = AutoConfig.from_pretrained(settings.resolved_base_model()).num_hidden_layers
-        if layers > total:
-            raise click.UsageError(f"--layers {layers}: the base model has {total} layers")
+        try:
+            kept_layers(total, layers)
+        except ValueError as exc:
+            raise click.UsageError(f"--layers {layers}: the base model has {total} layers") from exc
     factory = _session_factory(settings)
     extra: list[tuple[str, int]] = []
     if with_labels:
