@@ -227,7 +227,7 @@ def import_all_command() -> None:
     type=click.IntRange(min=1),
     default=None,
     help="Keep this many of the encoder's layers in the trained model (evenly spaced, the last "
-    "among them): fewer cost less per review and score lower. Default: all of them, 3 with "
+    "among them): fewer cost less per review and may score lower. Default: all of them, 3 with "
     "--recipe small.",
 )
 @click.option(
