@@ -359,6 +359,14 @@ def _save(
     out_dir: Path,
     calibration: Calibration | None,
 ) -> None:
+    # transformers writes the encoder's source into config.json; name it as the card does, by
+    # its public name, not by the folder of the machine that trained.
+    encoder_config = getattr(model.config, "encoder", None)
+    if isinstance(encoder_config, dict):
+        encoder_config["_name_or_path"] = card.base_model
+    elif encoder_config is not None:
+        encoder_config._name_or_path = card.base_model
+
     def write_weights(folder: Path) -> None:
         model.save_pretrained(folder)
         tokenizer.save_pretrained(folder)

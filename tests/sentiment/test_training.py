@@ -75,7 +75,12 @@ def test_training_writes_a_complete_model_folder(tiny_model: TinyModel) -> None:
     assert "aclImdb" in card.dataset
     # The base by its public name, never a path of the machine that trained it.
     assert card.base_model == "sentence-transformers/all-MiniLM-L6-v2"
-    assert "/work" not in (tiny_model.path / "README.md").read_text()
+    local_base = tiny_model.settings.resolved_base_model()
+    for path in tiny_model.path.iterdir():
+        if path.suffix in (".md", ".json"):
+            assert local_base not in path.read_text(), path.name
+    config = json.loads((tiny_model.path / "config.json").read_text())
+    assert config["encoder"]["_name_or_path"] == card.base_model
 
 
 def test_training_calibrates_the_certainty_on_texts_it_never_learned_from(
