@@ -19,7 +19,6 @@ from app.sentiment.batching import (
     max_tokens,
     pad_batch,
     special_tokens,
-    token_windows,
 )
 from app.sentiment.engine import ScoringEngine, resolve_device
 from app.sentiment.labels import POSITIVE
@@ -41,7 +40,6 @@ __all__ = [
     "pad_batch",
     "resolve_device",
     "special_tokens",
-    "token_windows",
 ]
 
 TransformerClassifier = ScoringEngine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,8 @@ from app.sentiment.classifier import (
     pad_batch,
     resolve_device,
     special_tokens,
-    token_windows,
 )
+from app.sentiment.batching import sentence_windows
 from app.sentiment.modeling import new_classifier
 from app.sentiment.registry import ModelNotFoundError
 
@@ -29,26 +30,45 @@ def untrained(base_model: str) -> TransformerClassifier:
     return TransformerClassifier(model, tokenizer, version="untrained", device="cpu", batch_size=8)
 
 
-@pytest.mark.parametrize("length", [0, 1, 95, 126, 127, 200, 221, 1000, 1001])
-def test_windows_cover_every_token_in_overlapping_full_windows(length: int) -> None:
-    token_ids = list(range(length))
+@pytest.mark.parametrize(
+    ("n_tokens", "breaks", "expected"),
+    [
+        (0, [], [(0, 0)]),
+        (5, [0], [(0, 5)]),
+        # Whole sentences packed while they fit, a new window where the next would not.
+        (25, [0, 4, 8, 15, 22], [(0, 8), (8, 15), (15, 25)]),
+        # A sentence longer than a window: equal pieces, the last takes what follows.
+        (30, [0, 25], [(0, 8), (8, 16), (16, 25), (25, 30)]),
+        (24, [0, 3], [(0, 3), (3, 10), (10, 17), (17, 24)]),
+        (10, [0, 5, 5, 12, -1], [(0, 10)]),  # breaks repeated or outside the text: ignored
+    ],
+)
+def test_windows_cut_between_sentences(
+    n_tokens: int, breaks: list[int], expected: list[tuple[int, int]]
+) -> None:
+    assert sentence_windows(n_tokens, breaks, size=10) == expected
 
-    windows = token_windows(token_ids, size=126, step=95)
 
-    starts = [window[0] if window else 0 for window in windows]
-    assert all(
-        window == token_ids[start : start + len(window)]
-        for start, window in zip(starts, windows, strict=True)
-    )
-    assert {token for window in windows for token in window} == set(token_ids)
-    assert starts[0] == 0
-    assert all(
-        0 < later - earlier <= 95 for earlier, later in zip(starts, starts[1:], strict=False)
-    )
-    if length > 126:
-        assert all(len(window) == 126 for window in windows)
-    else:
-        assert windows == [token_ids]
+@pytest.mark.parametrize("n_tokens", [0, 1, 9, 10, 11, 37, 200, 1001])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_windows_read_every_token_once_and_cut_no_sentence_that_fits(
+    n_tokens: int, seed: int
+) -> None:
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    breaks = sorted({0, *(rng.randrange(n_tokens + 1) for _ in range(n_tokens // 4))})
+    sentences = list(zip(breaks, [*breaks[1:], n_tokens], strict=True))
+
+    windows = sentence_windows(n_tokens, breaks, size=10)
+
+    assert windows[0][0] == 0 and windows[-1][1] == n_tokens
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(0 < end - start <= 10 for start, end in windows) or windows == [(0, 0)]
+    cuts = {start for start, _ in windows}
+    for start, end in sentences:
+        if end - start <= 10:
+            assert not any(start < cut < end for cut in cuts), (start, end)
+    # Not more windows than whole sentences packed greedily need.
+    assert len(windows) <= max(1, sum(-(-(end - start) // 10) for start, end in sentences))
 
 
 def test_padding_is_masked() -> None:
@@ -95,8 +115,9 @@ def test_every_token_of_a_long_review_reaches_the_model(untrained: TransformerCl
 
     assert 0.0 <= prediction.p_positive <= 1.0
     assert all(len(window) <= WINDOW for window in seen)
-    assert {token for window in seen for token in window} >= set(text_ids)
-    assert len(seen) == len(token_windows(text_ids, size=WINDOW - 2, step=untrained.step))
+    # One sentence of 1,500 tokens: read in equal pieces, each token once.
+    assert sorted(token for window in seen for token in window[1:-1]) == sorted(text_ids)
+    assert len(seen) == len(sentence_windows(len(text_ids), [0], size=WINDOW - 2))
 
 
 def test_predictions_do_not_depend_on_batching_or_order(untrained: TransformerClassifier) -> None:

@@ -19,15 +19,15 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from app.sentiment import backends
 from app.sentiment.anchors import anchor_head
 from app.sentiment.backends import Measurement
-from app.sentiment.batching import pack, token_windows
+from app.sentiment.batching import pack, sentence_windows
 from app.sentiment.classifier import analyze
 from app.sentiment.dynamic_batching import DynamicBatcher
 from app.sentiment.engine import ScoringEngine
 from app.sentiment.modeling import new_classifier
-from app.sentiment.text import clean, split_sentences
+from app.sentiment.text import clean, sentence_spans, split_sentences
 
 WINDOW = 64
-"""Small, so that a review of a few sentences is read in several overlapping windows."""
+"""Small, so that a review of a few sentences is read in several windows."""
 PLAIN_TOLERANCE = 1e-5
 """fp32 scores may differ from plain scoring by float rounding alone."""
 INT8_TOLERANCE = 0.15
@@ -72,17 +72,31 @@ def engine(anchored: tuple[PreTrainedModel, PreTrainedTokenizerBase]) -> Scoring
     return ScoringEngine(model, tokenizer, version="anchored", device="cpu", backend="fp32")
 
 
-def plain_fp32(engine: ScoringEngine, text: str) -> float:
+def windows_of(engine: ScoringEngine, text: str) -> list[list[int]]:
+    """The text's tokens in the windows the engine should read: cut where a sentence starts
+    (its first token is the first whose characters end after the sentence starts)."""
+    encoded = engine.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
+    breaks = [
+        next((i for i, (_, end) in enumerate(offsets) if end > start), len(ids))
+        for start, _ in sentence_spans(text)
+    ]
+    return [ids[a:b] for a, b in sentence_windows(len(ids), breaks, size=WINDOW - 2)]
+
+
+def plain_fp32(engine: ScoringEngine, text: str, *, by_length: bool = True) -> float:
     """P(positive) the plain way: each window alone through the model's own forward, with its
-    [CLS] and [SEP], and the windows' logits averaged."""
+    [CLS] and [SEP], and the windows' logits averaged, each weighted by its length (the mean
+    of all windows' states, through the linear head), or all alike."""
     tokenizer = engine.tokenizer
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    logits = []
-    for window in token_windows(ids, size=WINDOW - 2, step=engine.step):
+    logits, weights = [], []
+    for window in windows_of(engine, text):
         full = torch.tensor([[tokenizer.cls_token_id, *window, tokenizer.sep_token_id]])
         with torch.inference_mode():
             logits.append(engine.model(input_ids=full, attention_mask=torch.ones_like(full)).logits)
-    return float(torch.cat(logits).mean(dim=0).softmax(dim=0)[1])
+        weights.append(full.shape[1] if by_length else 1)
+    mean = (torch.cat(logits) * torch.tensor(weights)[:, None]).sum(dim=0) / sum(weights)
+    return float(mean.softmax(dim=0)[1])
 
 
 @pytest.mark.parametrize("token_budget", [1, 150, 100_000])
@@ -97,9 +111,24 @@ def test_scores_equal_plain_unbatched_fp32_scoring(
     finally:
         engine.token_budget = 2048
 
-    assert len(token_windows(engine.tokenizer(LONG)["input_ids"], size=62, step=engine.step)) > 2
+    assert len(windows_of(engine, LONG)) > 1
     assert forward == pytest.approx(reference, abs=PLAIN_TOLERANCE)
     assert backward == pytest.approx(reference, abs=PLAIN_TOLERANCE)
+
+
+def test_a_text_is_the_mean_of_its_windows_each_weighing_as_much_as_it_holds(
+    engine: ScoringEngine,
+) -> None:
+    text = LONG + " A dull and lifeless coda, badly acted."
+    lengths = [len(window) for window in windows_of(engine, text)]
+
+    [prediction] = engine.predict([text])
+
+    assert len(lengths) == 3 and min(lengths) < max(lengths) / 2
+    assert prediction.p_positive == pytest.approx(plain_fp32(engine, text), abs=PLAIN_TOLERANCE)
+    assert prediction.p_positive != pytest.approx(
+        plain_fp32(engine, text, by_length=False), abs=1e-4
+    )
 
 
 def test_a_review_scores_the_same_in_analyze_as_in_predict(engine: ScoringEngine) -> None:
@@ -185,10 +214,7 @@ def test_the_dynamic_batcher_gives_each_concurrent_caller_the_engines_own_scores
 
 def test_analyze_runs_each_window_once_and_no_sentence_on_its_own(engine: ScoringEngine) -> None:
     reviews = [TEXTS[2], LONG]
-    windows = sum(
-        len(token_windows(engine.tokenizer(clean(r))["input_ids"][1:-1], size=62, step=engine.step))
-        for r in reviews
-    )
+    windows = sum(len(windows_of(engine, clean(review))) for review in reviews)
     rows: list[int] = []
 
     def count(module: torch.nn.Module, args: object, kwargs: dict[str, torch.Tensor]) -> None:
