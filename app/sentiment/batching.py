@@ -39,8 +39,9 @@ def sentence_windows(n_tokens: int, breaks: Sequence[int], *, size: int) -> list
     read once, so no token costs twice and no sentence is cut that fits in a window.
 
     (Measured against the windows of a fixed length overlapping by a quarter that they
-    replaced, on 1,000 aclImdb test reviews in bf16: 28% fewer tokens to run, 10-17% more
-    reviews a second, accuracy +0.6 and +0.8 point for the 3- and 6-layer models.)"""
+    replaced, on aclImdb test reviews in bf16: 28% fewer tokens to run and 7-32% more reviews
+    a second, the same accuracy on 4,000 reviews: 87.8% against 87.9% for the 6-layer model,
+    87.8 against 87.85 for the 3-layer one; see the README's "Windows between sentences".)"""
     if size < 1:
         raise ValueError(f"a window holds at least one token, not {size}")
     bounds = sorted({0, n_tokens, *(b for b in breaks if 0 < b < n_tokens)})

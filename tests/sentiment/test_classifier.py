@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from app.sentiment.batching import sentence_windows
 from app.sentiment.classifier import (
     TransformerClassifier,
     analyze,
@@ -15,7 +16,6 @@ from app.sentiment.classifier import (
     resolve_device,
     special_tokens,
 )
-from app.sentiment.batching import sentence_windows
 from app.sentiment.modeling import new_classifier
 from app.sentiment.registry import ModelNotFoundError
 
