@@ -71,11 +71,21 @@ def random_window(token_ids: Sequence[int], size: int, rng: random.Random) -> li
     return list(token_ids[start : start + size])
 
 
+def padded_length(n_tokens: int, multiple: int) -> int:
+    """`n_tokens` rounded up to a multiple of `multiple`."""
+    return -(-n_tokens // multiple) * multiple
+
+
 def pad_batch(
-    sequences: Sequence[Sequence[int]], *, pad_id: int, device: torch.device | None = None
+    sequences: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    device: torch.device | None = None,
+    multiple: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input ids padded to the longest sequence, and the attention mask that hides the padding."""
-    longest = max(len(sequence) for sequence in sequences)
+    """Input ids padded to the longest sequence (rounded up to a multiple of `multiple`), and
+    the attention mask that hides the padding."""
+    longest = padded_length(max(len(sequence) for sequence in sequences), multiple)
     ids = torch.full((len(sequences), longest), pad_id, dtype=torch.long)
     mask = torch.zeros((len(sequences), longest), dtype=torch.long)
     for row, sequence in enumerate(sequences):

@@ -37,6 +37,7 @@ from app.sentiment.batching import (
     max_tokens,
     pack,
     pad_batch,
+    padded_length,
     sentence_windows,
     special_tokens,
 )
@@ -52,6 +53,12 @@ DEFAULT_TOKEN_BUDGET = 2048
 """Padded tokens per batch: large enough to keep the cores busy, small enough to stay in cache."""
 DEFAULT_BATCH_SIZE = 64
 """At most this many windows per batch, however short."""
+PAD_MULTIPLE = 16
+"""A batch's length is padded up to a multiple of 16 tokens (the padding masked): the kernels
+see a few shapes instead of one per length, and whole tiles of AMX's 16 rows. Measured on the
+AMX host, the 3-layer student on 1,000 aclImdb test reviews, interleaved in one process: 10-14%
+more reviews a second in `openvino`, 18-23% in `bf16`, the same accuracy (multiples of 32:
+less of a gain)."""
 
 SentenceReading = Literal["in-context", "alone"]
 """Sentences scored from the review's own pass (in context, at almost no cost), or each read
@@ -401,7 +408,7 @@ class ScoringEngine:
             torch.zeros, (plan.n_targets, head.in_features), dtype=torch.float64
         )
         batches = pack(
-            [len(row) for row in plan.rows],
+            [padded_length(len(row), PAD_MULTIPLE) for row in plan.rows],
             token_budget=self.token_budget,
             max_rows=self.batch_size,
         )
@@ -417,7 +424,9 @@ class ScoringEngine:
         time: the same scores within 2e-7, bf16 scoring 5-30% faster in one interleaved run,
         fp32 unchanged.)"""
         pad_id = self.tokenizer.pad_token_id or 0
-        ids, mask = pad_batch([plan.rows[row] for row in batch], pad_id=pad_id)
+        ids, mask = pad_batch(
+            [plan.rows[row] for row in batch], pad_id=pad_id, multiple=PAD_MULTIPLE
+        )
         hidden = self._encoder(ids, mask)
         n_rows, length = ids.shape
         slots: dict[int, int] = {}

@@ -77,6 +77,11 @@ def test_padding_is_masked() -> None:
     assert ids.tolist() == [[5, 6, 7], [8, 0, 0]]
     assert mask.tolist() == [[1, 1, 1], [1, 0, 0]]
 
+    ids, mask = pad_batch([[5, 6, 7], [8]], pad_id=0, multiple=4)
+
+    assert ids.tolist() == [[5, 6, 7, 0], [8, 0, 0, 0]]
+    assert mask.tolist() == [[1, 1, 1, 0], [1, 0, 0, 0]]
+
 
 def test_devices() -> None:
     assert resolve_device("cpu") == torch.device("cpu")
