@@ -1,15 +1,17 @@
 """The scoring engine: reviews of any length and their sentences, scored in one forward pass.
 
-Tokenise once (the fast tokenizer, with character offsets); cut each text into windows of the
-model's length (overlapping by a quarter, nothing cut off); sort the windows by length and pack
-them into batches under a token budget, so that little compute goes to padding; run the encoder
-(see backends); then pool. With a mean-pooling linear head, a span's logit is the head applied
-to the mean of its final hidden states, so one pass gives both:
+Tokenise once (the fast tokenizer, with character offsets); cut each text into windows of at
+most the model's length, between sentences (batching.sentence_windows: every token read once,
+nothing cut off); sort the windows by length and pack them into batches under a token budget,
+padded to a multiple of 16 tokens, so that little compute goes to padding; run the encoder (see
+backends); then pool. With a mean-pooling linear head, a span's logit is the head applied to the
+mean of its final hidden states, so one pass gives both:
 
-- a review's logits: the mean of its windows' logits, each window's the head on the mean of its
-  tokens (special tokens included), exactly as `model(window)` would give them;
+- a review's logits: the mean of its windows' logits weighted by their lengths (the head on the
+  mean of all its windows' states, special tokens included), each window's exactly as
+  `model(window)` would give them;
 - a sentence's logits: the head on the mean of the states of the sentence's tokens, read in the
-  context of its review (a token that two overlapping windows read counts once in each).
+  context of its review (a sentence longer than a window is read in the pieces of it).
 """
 
 from __future__ import annotations

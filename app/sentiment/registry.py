@@ -208,8 +208,9 @@ classifier.predict(["A wonderful, moving film."])[0].p_positive
 The weights are in the Hugging Face format under the model type `textflix-mean-pooling`
 (mean pooling of the encoder's last layer, then a linear layer);
 `AutoModelForSequenceClassification.from_pretrained` loads them once `app.sentiment.modeling`
-is imported. Texts longer than the tokenizer's `model_max_length` are scored in overlapping
-windows whose logits are averaged.""",
+is imported. Textflix scores texts longer than the tokenizer's `model_max_length` in windows
+cut between sentences, whose logits are averaged weighted by their lengths; the pipeline of
+transformers truncates them.""",
     ),
     NBSVM: (
         "the NB-SVM baseline (Wang & Manning, 2012), trained from scratch with no transfer, "
