@@ -302,7 +302,8 @@ class ScoringEngine:
                     for start, end in spans
                 ]
             )
-            sentences.append([plain[start:end] for start, end in spans])
+            if kind == "analyze":  # the texts of the sentences, for the quotes
+                sentences.append([plain[start:end] for start, end in spans])
         breaks = [[first for first, _ in per_text] for per_text in sentence_tokens]
         if kind == "predict":
             plan = self._plan(encodings, breaks, [[] for _ in texts])
@@ -348,10 +349,7 @@ class ScoringEngine:
         encoded = self.tokenizer(
             list(texts), add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
-        return [
-            (list(ids), [(start, end) for start, end in offsets])
-            for ids, offsets in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)
-        ]
+        return list(zip(encoded["input_ids"], encoded["offset_mapping"], strict=True))
 
     def _plan(
         self,
