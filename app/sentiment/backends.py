@@ -126,11 +126,12 @@ BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
 def available(device: torch.device) -> list[Backend]:
-    """The backends that can run here: fp16 on CUDA; on the CPU fp32, int8, bf16 (PyTorch
-    emulates it on a CPU without bf16 instructions: right, but slow), ONNX Runtime fp32 and
-    int8 when onnxruntime is installed, and OpenVINO when openvino is."""
+    """The backends that can run here: on CUDA fp16 (autocast), bf16 (its weights) and fp32;
+    on the CPU fp32, int8, bf16 (PyTorch emulates it on a CPU without bf16 instructions: right,
+    but slow), ONNX Runtime fp32 and int8 when onnxruntime is installed, and OpenVINO when
+    openvino is."""
     if device.type == "cuda":
-        return ["fp16", "fp32"]
+        return ["fp16", "bf16", "fp32"]
     backends: list[Backend] = ["fp32", "int8", "bf16"]
     if importlib.util.find_spec("onnxruntime") is not None:
         backends.extend(["onnx-fp32", "onnx-int8"])
@@ -141,8 +142,11 @@ def available(device: torch.device) -> list[Backend]:
 
 def candidates(device: torch.device) -> list[Backend]:
     """The backends worth measuring here (the bench's rows): those available, less bf16 where
-    the CPU lacks bf16 instructions (emulated, it could never be the fastest)."""
-    native_bf16 = any(flag in host()["instruction_sets"] for flag in BF16_FLAGS)
+    the CPU or GPU lacks bf16 arithmetic (emulated, it could never be the fastest)."""
+    if device.type == "cuda":
+        native_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    else:
+        native_bf16 = any(flag in host()["instruction_sets"] for flag in BF16_FLAGS)
     return [b for b in available(device) if b != "bf16" or native_bf16]
 
 
@@ -406,6 +410,7 @@ def cache_key(*, fingerprint: str, threads: int, device: torch.device) -> dict[s
     return {
         "weights": fingerprint,
         **host(),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "threads": threads,
         "versions": versions,
         "candidates": candidates(device),

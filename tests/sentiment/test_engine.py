@@ -3,6 +3,7 @@ or windowed; int8 backends close to fp32; sentence scores from the review's own 
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -42,6 +43,10 @@ and the engine pools the final states in float64: it moved P(positive) of these 
 most 0.0009 (AMX host)."""
 
 OPENVINO_TOLERANCE = BF16_TOLERANCE
+CUDA_FP32_TOLERANCE = 1e-4
+"""fp32 on a GPU against fp32 on the CPU: the same arithmetic in another order (no TF32)."""
+FP16_TOLERANCE = BF16_TOLERANCE
+"""fp16 under autocast on CUDA: more mantissa than bf16, and the same stated bound."""
 """OpenVINO computes in bf16 on CPUs with bf16 instructions (fp32 elsewhere): bf16's bound."""
 
 LONG = (
@@ -304,6 +309,35 @@ def test_other_backends_stay_close_to_fp32(
         assert converted.stat().st_mtime_ns == stamp  # converted once, then reused
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize(
+    ("backend", "tolerance"),
+    [("fp32", CUDA_FP32_TOLERANCE), ("fp16", FP16_TOLERANCE), ("bf16", BF16_TOLERANCE)],
+)
+def test_on_cuda_every_backend_stays_close_to_fp32_on_the_cpu(
+    anchored: tuple[PreTrainedModel, PreTrainedTokenizerBase],
+    engine: ScoringEngine,
+    backend: str,
+    tolerance: float,
+) -> None:
+    model, tokenizer = anchored
+    on_cpu = engine.analyze(TEXTS)
+    gpu = ScoringEngine(
+        copy.deepcopy(model), tokenizer, version="anchored", device="cuda", backend=backend
+    )
+
+    on_gpu = gpu.analyze(TEXTS)
+
+    assert gpu.device.type == "cuda" and gpu.backend == backend
+    for exact, close in zip(on_cpu, on_gpu, strict=True):
+        assert close.prediction.p_positive == pytest.approx(
+            exact.prediction.p_positive, abs=tolerance
+        )
+        assert [s.p_positive for s in close.sentences] == pytest.approx(
+            [s.p_positive for s in exact.sentences], abs=tolerance
+        )
+
+
 def test_windows_are_packed_by_length_within_the_token_budget() -> None:
     lengths = [5, 130, 7, 64, 64, 3, 200, 12]
 
@@ -394,10 +428,22 @@ def test_bf16_is_measured_only_where_the_cpu_has_bf16_instructions(
 
     assert "bf16" in backends.available(cpu)  # it runs anywhere (emulated where it must be)
     assert ("bf16" in backends.candidates(cpu)) is measured
-    assert "bf16" not in backends.candidates(torch.device("cuda"))
     # What a teacher labels with, unmeasured: bf16 only where the CPU computes it.
     assert backends.unmeasured(cpu) == ("bf16" if measured else "fp32")
     assert backends.unmeasured(torch.device("cuda")) == "fp16"
+
+
+@pytest.mark.parametrize("bf16_supported", [False, True])
+def test_bf16_is_measured_on_cuda_only_where_the_gpu_has_bf16_arithmetic(
+    bf16_supported: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: bf16_supported)
+    cuda = torch.device("cuda")
+
+    assert backends.available(cuda) == ["fp16", "bf16", "fp32"]
+    assert ("bf16" in backends.candidates(cuda)) is bf16_supported
+    assert "fp16" in backends.candidates(cuda)
 
 
 def test_auto_without_a_sample_or_a_measurement_is_fp32(
