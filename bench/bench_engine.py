@@ -1,24 +1,29 @@
 """The scoring engine beside transformers' pipeline, on the same aclImdb test reviews.
 
     python bench/bench_engine.py [MODEL_DIR] [--n 2000] [--batch-sizes 8,16,32,64]
-                                 [--cheaper SMALL_MODEL_DIR]
+                                 [--cheaper SMALL_MODEL_DIR] [--device cpu|cuda]
+                                 [--token-budgets 2048,...] [--engine-batch-size 64]
 
 MODEL_DIR defaults to the current model in models/ (`textflix train` makes one). In one run,
 on the same N balanced aclImdb test reviews (whole texts):
 
-- the host: CPU, cores, instruction sets, and the backend "auto" picks here;
+- the host: CPU, cores, instruction sets (and the GPU with --device cuda), and the backend
+  "auto" picks here;
 - transformers' pipeline("text-classification") on the saved folder, with its defaults and at
   each batch size (it truncates at 512 tokens);
 - the engine on every backend, WITH sentence scores (one pass): reviews/s, accuracy, ratios to
   the pipeline's default and to its best batch size; and the engine with today's old path
-  (reviews, then every sentence again in a second pass) for comparison;
+  (reviews, then every sentence again in a second pass) for comparison; with several
+  --token-budgets, the engine's rows at each (a GPU wants far bigger batches than a CPU);
+- how far each backend's P(positive) is from fp32's on the same reviews, and, on CUDA, how
+  far fp32 on the GPU is from fp32 on the CPU;
 - with --cheaper, a cheaper model (such as `textflix train --recipe small`'s 3-layer student)
   on every backend, on the same reviews: the speed it buys and the accuracy it costs;
 - how one-pass sentence scores compare with separate-pass ones (top quotes, signs);
 - latency of one median-length review scored alone (p50, p95);
 - the cores' limit: how fast this host multiplies matrices of the encoder's shapes, so how many
   reviews/s its matrix multiplications alone would allow, beside what the engine reaches and
-  where a batch's time goes (PyTorch's profiler, by kind of operation).
+  where a batch's time goes (PyTorch's profiler, by kind of operation); on the CPU only.
 Prints figures only; nothing is asserted.
 """
 
@@ -29,7 +34,7 @@ import json
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -39,7 +44,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 from app.config import Settings
 from app.lifecycle.datasets import aclimdb_pools
 from app.sentiment import backends, torch_thread
-from app.sentiment.engine import ScoringEngine
+from app.sentiment.engine import DEFAULT_BATCH_SIZE, DEFAULT_TOKEN_BUDGET, ScoringEngine
 from app.sentiment.labels import label_of
 from app.sentiment.predictions import Analysis
 from app.sentiment.registry import current_model_dir
@@ -60,14 +65,29 @@ def main() -> None:
     parser.add_argument(
         "--cheaper", type=Path, default=None, help="a cheaper model to measure beside it"
     )
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument(
+        "--token-budgets",
+        default=str(DEFAULT_TOKEN_BUDGET),
+        help="the engine's tokens per batch (padding included); several: rows at each",
+    )
+    parser.add_argument(
+        "--engine-batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="windows per batch"
+    )
     args = parser.parse_args()
+    budgets = [int(b) for b in args.token_budgets.split(",") if b]
 
     settings = Settings()
     folder = args.model_dir or current_model_dir(settings.models_dir)
     if folder is None:
         sys.exit(f"no trained model in {settings.models_dir}: run `textflix train` first")
     engine = ScoringEngine.from_pretrained(
-        folder, device="cpu", backend="fp32", threads=args.threads
+        folder,
+        device=args.device,
+        backend="fp32",
+        threads=args.threads,
+        batch_size=args.engine_batch_size,
+        token_budget=budgets[0],
     )
     examples = aclimdb_pools(settings=settings, progress=False).eval_sample(args.n)
     texts, labels = [text for text, _ in examples], [label for _, label in examples]
@@ -84,10 +104,17 @@ def main() -> None:
     for batch_size in [None, *(int(b) for b in args.batch_sizes.split(",") if b)]:
         # In the engine's PyTorch thread too: PyTorch run from a second thread of the process
         # would slow bf16 for both (see app/sentiment/torch_thread.py).
-        rows.append(torch_thread.run(run_pipeline, folder, texts, labels, batch_size))
+        rows.append(
+            torch_thread.run(run_pipeline, folder, texts, labels, batch_size, engine.device)
+        )
         print_progress(rows[-1])
 
-    analyses = engine_rows(engine, texts, labels, rows)
+    analyses: dict[str, list[Analysis]] = {}
+    for budget in budgets:
+        engine.token_budget = budget
+        label = f", {budget} tokens" if len(budgets) > 1 else ""
+        analyses = engine_rows(engine, texts, labels, rows, budget=label)
+    engine.token_budget = budgets[0]
 
     engine.use_backend("fp32")
     sentences = [split_sentences(text) for text in texts]
@@ -103,22 +130,38 @@ def main() -> None:
     )
     if args.cheaper is not None:
         cheaper = ScoringEngine.from_pretrained(
-            args.cheaper, device="cpu", backend="fp32", threads=args.threads
+            args.cheaper,
+            device=args.device,
+            backend="fp32",
+            threads=args.threads,
+            batch_size=args.engine_batch_size,
+            token_budget=budgets[0],
         )
         layers = cheaper.model.config.encoder.num_hidden_layers
         engine_rows(cheaper, texts, labels, rows, model=f" [{layers} layers]")
         print(f"cheaper   {args.cheaper.name}: [{layers} layers] in the table")
     print_table(rows, n=len(texts))
     print_auto(engine, folder, [row for row in rows if "layers]" not in row[0]])
+    print_agreement(engine, analyses, folder, texts, threads=args.threads)
     print_quotes(analyses["fp32"], [p.p_positive for p in separate])
     print_latency(engine, texts, lengths, runs=args.latency_runs)
-    torch_thread.run(print_ceiling, engine, texts, lengths, rows)
+    if engine.device.type == "cpu":
+        torch_thread.run(print_ceiling, engine, texts, lengths, rows)
 
 
 def describe_host(engine: ScoringEngine, folder: Path) -> None:
     host = backends.host()
     sets = ", ".join(host["instruction_sets"]) or "none of AVX2/AVX-512/VNNI/AMX"
     print(f"host      {host['cpu']}, {host['cores']} cores ({sets})")
+    if engine.device.type == "cuda":
+        print(
+            f"gpu       {torch.cuda.get_device_name(engine.device)}, torch {torch.__version__}, "
+            f"CUDA {torch.version.cuda}"
+        )
+    print(
+        f"batches   up to {engine.token_budget} tokens and {engine.batch_size} windows "
+        f"on {engine.device.type}"
+    )
     print(f"threads   {engine.threads} intra-op (torch and ONNX Runtime)")
     key = backends.cache_key(
         fingerprint=backends.weights_fingerprint(engine.model),
@@ -136,28 +179,35 @@ def engine_rows(
     rows: list[tuple[str, float, float]],
     *,
     model: str = "",
+    budget: str = "",
 ) -> dict[str, list[Analysis]]:
     """The engine on every backend, sentence scores included: a row each, added to `rows`."""
     analyses: dict[str, list[Analysis]] = {}
     for backend in backends.candidates(engine.device):
         engine.use_backend(backend)
         seconds, analyses[backend] = timed(lambda: score(engine, texts))
-        name = f"engine {backend}{model}, sentences in one pass"
+        name = f"engine {backend}{model}, sentences in one pass{budget}"
         rows.append((name, seconds, accuracy(analyses[backend], labels)))
         print_progress(rows[-1])
     return analyses
 
 
 def run_pipeline(
-    folder: Path, texts: list[str], labels: list[int], batch_size: int | None
+    folder: Path,
+    texts: list[str],
+    labels: list[int],
+    batch_size: int | None,
+    device: torch.device,
 ) -> tuple[str, float, float]:
     config = json.loads((folder / "config.json").read_text())
     if "auto_map" in config:
-        classify = pipeline("text-classification", model=str(folder), trust_remote_code=True)
+        classify = pipeline(
+            "text-classification", model=str(folder), trust_remote_code=True, device=device
+        )
     else:  # saved before models carried their modeling code: the same weights, loaded here
         model = AutoModelForSequenceClassification.from_pretrained(folder)
         tokenizer = AutoTokenizer.from_pretrained(folder)
-        classify = pipeline("text-classification", model=model, tokenizer=tokenizer)
+        classify = pipeline("text-classification", model=model, tokenizer=tokenizer, device=device)
     options: dict[str, object] = {"truncation": True, "max_length": 512}
     if batch_size is not None:
         options["batch_size"] = batch_size
@@ -220,6 +270,59 @@ def print_auto(engine: ScoringEngine, folder: Path, rows: list[tuple[str, float,
     print(
         f"\nauto's rule (fastest within {100 * backends.ACCURACY_TOLERANCE:.1f} point of fp32) "
         f"on these reviews picks: {backends.pick(measured)}"
+    )
+
+
+def print_agreement(
+    engine: ScoringEngine,
+    analyses: dict[str, list[Analysis]],
+    folder: Path,
+    texts: list[str],
+    *,
+    threads: int | None,
+) -> None:
+    """How far each backend's P(positive) lies from fp32's on the same reviews; for an engine
+    on CUDA, also its fp32 from fp32 on the CPU (on the first 200 reviews)."""
+    reference = analyses["fp32"]
+    reference_sentences = [s.p_positive for a in reference for s in a.sentences]
+    print("\nP(positive) beside fp32's on the same reviews and device:")
+    for backend, results in analyses.items():
+        pairs = [
+            (a.prediction.p_positive, r.prediction.p_positive)
+            for a, r in zip(results, reference, strict=True)
+        ]
+        sentences = [s.p_positive for a in results for s in a.sentences]
+        print(
+            f"  {backend:<10} "
+            + differences(pairs, zip(sentences, reference_sentences, strict=True))
+        )
+    if engine.device.type == "cpu":
+        return
+    n = min(200, len(texts))
+    cpu = ScoringEngine.from_pretrained(folder, device="cpu", backend="fp32", threads=threads)
+    on_cpu = cpu.analyze(texts[:n])
+    pairs = [
+        (a.prediction.p_positive, c.prediction.p_positive)
+        for a, c in zip(reference[:n], on_cpu, strict=True)
+    ]
+    sentence_pairs = zip(
+        [s.p_positive for a in reference[:n] for s in a.sentences],
+        [s.p_positive for a in on_cpu for s in a.sentences],
+        strict=True,
+    )
+    print(f"  fp32 on {engine.device.type} vs the CPU: " + differences(pairs, sentence_pairs))
+
+
+def differences(
+    reviews: Sequence[tuple[float, float]], sentences: Iterable[tuple[float, float]]
+) -> str:
+    """Max and mean |difference| of paired probabilities, and how many labels it changes."""
+    gaps = [abs(a - b) for a, b in reviews]
+    flips = sum(label_of(a) != label_of(b) for a, b in reviews)
+    sentence_gaps = [abs(a - b) for a, b in sentences]
+    return (
+        f"reviews: max |difference| {max(gaps):.4f}, mean {statistics.mean(gaps):.5f}, "
+        f"labels changed {flips} of {len(gaps)}; sentences: max {max(sentence_gaps):.4f}"
     )
 
 
@@ -316,7 +419,14 @@ def print_ceiling(
         seconds = sum(linear_seconds(tokens, k, n, dtype=dtype) for k, n in shapes)
         rate = tokens * flop_per_token_and_layer / seconds
         ceiling = rate / flop_per_review
-        reached = engine_rates.get(f"engine {backend}, sentences in one pass")
+        reached = next(  # at the first token budget, if several were measured
+            (
+                rate
+                for name, rate in engine_rates.items()
+                if name.startswith(f"engine {backend}, sentences in one pass")
+            ),
+            None,
+        )
         print(
             f"  {backend:<5} matrix multiplications of {tokens} tokens: {rate / 1e9:,.0f} GFLOP/s, "
             f"so at most {ceiling:,.0f} reviews/s from them alone; the engine reached "
