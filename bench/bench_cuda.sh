@@ -18,7 +18,10 @@
 # that fails is reported and the next one still runs. Prints figures; asserts nothing itself.
 set -u
 cd "$(dirname "$0")/.."
-python=${PYTHON:-python3}
+# The project's environment (`bash .ci/setup`) when there is one, else the machine's python3.
+default_python=python3
+[ -x .venv/bin/python ] && default_python=.venv/bin/python
+python=${PYTHON:-$default_python}
 logs=${1:-$(mktemp -d)}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
