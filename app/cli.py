@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import secrets
 import sys
 from collections.abc import Iterator
@@ -544,13 +545,22 @@ def _analysis_record(analysis: Analysis) -> dict[str, object]:
     prediction = analysis.prediction
     return {
         "label": prediction.label,
-        "probability": round(prediction.certainty, 4),
-        "p_positive": round(prediction.p_positive, 4),
+        "probability": shown_probability(prediction.certainty),
+        "p_positive": shown_probability(prediction.p_positive),
         "sentences": [
-            {"text": sentence.text, "p_positive": round(sentence.p_positive, 4)}
+            {"text": sentence.text, "p_positive": shown_probability(sentence.p_positive)}
             for sentence in analysis.sentences
         ],
     }
+
+
+def shown_probability(p: float) -> float:
+    """`p` to 4 significant digits of its distance from the nearer of 0 and 1: 0.8923, but
+    0.99999964 rather than 1.0, which would print a near-certainty as a certainty."""
+    tail = min(p, 1 - p)
+    if tail <= 0:
+        return p
+    return round(p, max(4, 3 - math.floor(math.log10(tail))))
 
 
 @contextmanager

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from app.cli import main
+from app.cli import main, shown_probability
 from app.db import make_engine, make_session_factory
 from app.models import Review
 from tests.factories import FakeClassifier
@@ -233,6 +233,22 @@ def test_predict_scores_lines_and_json_lines_from_stdin_or_a_file(
     assert first["probability"] == pytest.approx(max(first["p_positive"], 1 - first["p_positive"]))
     assert [s["text"] for s in first["sentences"]] == ["A great film.", "I loved the cast!"]
     assert all(0 <= s["p_positive"] <= 1 for s in first["sentences"])
+
+
+@pytest.mark.parametrize(
+    ("p", "shown"),
+    [
+        (0.892345, 0.8923),
+        (0.5, 0.5),
+        (0.99999964, 0.99999964),
+        (0.99999964123, 0.9999996412),
+        (3.6e-7, 3.6e-7),
+        (1.0, 1.0),
+    ],
+)
+def test_predict_shows_a_near_certainty_short_of_certain(p: float, shown: float) -> None:
+    assert shown_probability(p) == pytest.approx(shown, abs=1e-12)
+    assert (shown_probability(p) == 1.0) is (p == 1.0)
 
 
 @pytest.mark.parametrize(
