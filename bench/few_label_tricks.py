@@ -11,7 +11,8 @@ scored. Models and predictions are kept in --work (default .cache/few-label-tric
 a run resumes. Prints figures only; what they showed is in bench/few_label_tricks.md.
 
 ensemble-self-training:
-  1. the default fine-tune (`textflix train`'s recipe) on the n labels: the teacher;
+  1. the default fine-tune (`textflix train`'s TrainingArguments, without its calibration) on
+     the n labels: the teacher;
   2. NB-SVM on the same n labels, and the two averaged in log-odds (NB-SVM weight 0.3, 0.5);
   3. self-training: the teacher labels --unlabeled train texts, the most confident 80% join
      the n labels, and a student is fine-tuned from the base on them (2 epochs).
@@ -28,7 +29,6 @@ zero-shot:
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import time
 from collections.abc import Sequence
@@ -41,14 +41,19 @@ from sklearn.linear_model import LogisticRegression
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from app.config import PROJECT_ROOT, Settings
-from app.sentiment import training
+from app.lifecycle.datasets import aclimdb_pools
+from app.sentiment import torch_thread, training
 from app.sentiment.anchors import anchor_head
+from app.sentiment.arguments import TrainingArguments
 from app.sentiment.baselines import NBSVM
-from app.sentiment.classifier import TransformerClassifier
-from app.sentiment.experiment import AclImdbPools, Example
+from app.sentiment.data import Example
+from app.sentiment.engine import ScoringEngine
 from app.sentiment.modeling import mean_pool, new_classifier
+from app.sentiment.registry import read_card
 
 EVAL_SIZE = 2000
+VALIDATION_SIZE = 200
+"""Other train reviews the trainer scores itself on (never the test split)."""
 Floats = npt.NDArray[np.float64]
 
 
@@ -71,9 +76,12 @@ class Workbench:
     def __init__(self, *, n: int, seed: int, work: Path) -> None:
         self.settings = Settings()
         self.seed = seed
-        self.data = AclImdbPools.load(self.settings.data_dir)
+        self.data = aclimdb_pools(settings=self.settings, progress=False)
         self.train = self.data.train_sample(n=n, seed=seed)
-        self.validation = self.data.validation_sample(n=200, seed=seed, disjoint_from=n)
+        # The end of the same shuffle as the training sample: never trained on.
+        self.validation = self.data.calibration_sample(
+            n=VALIDATION_SIZE, seed=seed, disjoint_from=n
+        )
         self.evaluation = self.data.eval_sample(EVAL_SIZE)
         self.labels = np.array([label for _, label in self.evaluation], dtype=np.float64)
         self.base = self.settings.resolved_base_model()
@@ -87,7 +95,11 @@ class Workbench:
         random.Random(f"unl-{self.seed}").shuffle(pool)  # noqa: S311 (sampling)
         return pool[:k]
 
-    def finetune(self, name: str, examples: Sequence[Example], epochs: int) -> tuple[Path, float]:
+    def finetune(
+        self, name: str, examples: Sequence[Example], epochs: int | None
+    ) -> tuple[Path, float]:
+        """`textflix train`'s fine-tune on `examples` (epochs None: the trainer's default for
+        their number), uncalibrated as when the figures were measured; cached by `name`."""
         out = self.work / name
         if not out.exists():
             training.train(
@@ -95,28 +107,22 @@ class Workbench:
                 out_dir=out,
                 train_examples=examples,
                 eval_examples=self.validation,
-                seed=self.seed,
-                epochs=epochs,
-                lr=training.DEFAULT_LR,
-                batch_size=training.DEFAULT_BATCH_SIZE,
-                max_length=training.DEFAULT_MAX_LENGTH,
+                args=TrainingArguments(seed=self.seed, epochs=epochs, device=self.settings.device),
                 progress=False,
             )
-        card = json.loads((out / "model_card.json").read_text())
-        return out, float(card["train_seconds"])
+        return out, read_card(out).train_seconds
 
     def predictions(self, model_dir: Path, texts: Sequence[str], cache: str) -> Floats:
         path = self.work / f"{cache}.npy"
         if not path.exists():
-            classifier = TransformerClassifier.from_pretrained(model_dir, device="cpu")
-            np.save(path, np.array([p.p_positive for p in classifier.predict(texts)]))
+            engine = ScoringEngine.from_pretrained(model_dir, device="cpu", backend="fp32")
+            np.save(path, np.array([p.p_positive for p in engine.predict(texts)]))
         return np.asarray(np.load(path), dtype=np.float64)
 
 
 def ensemble_and_self_training(bench: Workbench, *, unlabeled: int) -> None:
     texts = [text for text, _ in bench.evaluation]
-    n = len(bench.train)
-    teacher, seconds = bench.finetune("teacher", bench.train, training.default_epochs(n))
+    teacher, seconds = bench.finetune("teacher", bench.train, None)
     p_teacher = bench.predictions(teacher, texts, "teacher-eval")
     teacher_accuracy = accuracy(p_teacher, bench.labels)
     print(f"fine-tuned (default recipe): {teacher_accuracy:.4f}, trained {seconds:.0f} s")
@@ -147,7 +153,7 @@ def ensemble_and_self_training(bench: Workbench, *, unlabeled: int) -> None:
 def embed(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]
 ) -> Floats:
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]
     chunks = []
     with torch.inference_mode():
         for start in range(0, len(texts), 32):
@@ -180,7 +186,7 @@ def setfit(bench: Workbench, *, iterations: int = 20) -> None:
 
     print(f"frozen sentence embeddings + LR: {fit_and_score():.4f}")
     rng = random.Random(bench.seed)  # noqa: S311 (sampling)
-    pairs = []
+    pairs: list[tuple[int, int, float]] = []
     for _ in range(iterations):
         for i, label in enumerate(labels):
             same = [j for j, other in enumerate(labels) if other == label and j != i]
@@ -194,17 +200,17 @@ def setfit(bench: Workbench, *, iterations: int = 20) -> None:
         batch = pairs[start : start + 16]
         left, right = (
             tokenizer(
-                [texts[pair[side]] for pair in batch],
+                [texts[index] for index in side],
                 truncation=True,
                 max_length=128,
                 padding=True,
                 return_tensors="pt",
             )
-            for side in (0, 1)
+            for side in ([i for i, _, _ in batch], [j for _, j, _ in batch])
         )
         similarity = torch.nn.functional.cosine_similarity(_pool(model, left), _pool(model, right))
         loss = torch.nn.functional.mse_loss(similarity, torch.tensor([t for *_, t in batch]))
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         optimizer.zero_grad()
     seconds = time.perf_counter() - started
@@ -212,10 +218,14 @@ def setfit(bench: Workbench, *, iterations: int = 20) -> None:
 
 
 def zero_shot(bench: Workbench) -> None:
-    model, tokenizer = new_classifier(base_model=bench.base, max_length=training.DEFAULT_MAX_LENGTH)
-    anchor_head(model, tokenizer, texts=[text for text, _ in bench.train], seed=bench.seed)
-    classifier = TransformerClassifier(model, tokenizer, version="anchors-only", device="cpu")
-    p_positive = [p.p_positive for p in classifier.predict([t for t, _ in bench.evaluation])]
+    # Built and anchored as the trainer does it, in the PyTorch thread that the engine scores in.
+    model, tokenizer = torch_thread.run(
+        new_classifier, base_model=bench.base, max_length=TrainingArguments().max_length
+    )
+    texts = [text for text, _ in bench.train]
+    torch_thread.run(anchor_head, model, tokenizer, texts=texts, seed=bench.seed)
+    engine = ScoringEngine(model, tokenizer, version="anchors-only", device="cpu", backend="fp32")
+    p_positive = [p.p_positive for p in engine.predict([t for t, _ in bench.evaluation])]
     print(f"label anchors, no fine-tuning: {accuracy(p_positive, bench.labels):.4f}")
 
 
