@@ -44,7 +44,7 @@ step() {  # step NAME COMMAND...: run, log, time; go on after a failure
 }
 
 nvidia-smi -L || true
-"$python" -c 'import torch, transformers; print("torch", torch.__version__, "CUDA", torch.version.cuda, "transformers", transformers.__version__, "GPU", torch.cuda.get_device_name(0))'
+"$python" -c 'import torch, transformers; print("torch", torch.__version__, "CUDA", torch.version.cuda, "transformers", transformers.__version__, "GPU", torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none")'
 
 step tests "$python" -m pytest -q -p no:cacheprovider tests/sentiment/test_engine.py -k cuda
 step train "$python" -m app.cli train --labels "${TRAIN_LABELS:-500}" --eval "${EVAL_REVIEWS:-1000}" --name cuda-quick
