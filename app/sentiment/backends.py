@@ -1,5 +1,5 @@
 """How the encoder runs: fp32, dynamic int8 or bf16 in PyTorch, fp32 or int8 in ONNX Runtime,
-OpenVINO, fp16 on CUDA.
+OpenVINO; fp16, bf16 or fp32 on CUDA.
 
 Every backend maps padded token ids and their attention mask to the encoder's final hidden
 states (float32, on the CPU); the engine pools them and applies the head itself, so the review
@@ -333,6 +333,20 @@ def _export_onnx(encoder: nn.Module, path: Path) -> None:
         )
 
 
+ENGINE_SOURCES = ("engine.py", "backends.py", "batching.py", "text.py")
+"""The modules whose code decides how fast a backend scores: what it runs, in which batches."""
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """A short hash of the engine's code (ENGINE_SOURCES): a choice measured with other code
+    (other windows, other batches) is measured again."""
+    digest = hashlib.sha256()
+    for name in ENGINE_SOURCES:
+        digest.update((Path(__file__).parent / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def weights_fingerprint(module: nn.Module) -> str:
     """A short hash of a module's weights: an artefact made from them is valid while it holds."""
     digest = hashlib.sha256()
@@ -396,8 +410,9 @@ def host() -> dict[str, Any]:
 
 
 def cache_key(*, fingerprint: str, threads: int, device: torch.device) -> dict[str, Any]:
-    """What a cached choice depends on: the weights, the host, the threads, the runtimes, and
-    the backends there were to measure (a new one is measured against the old choice)."""
+    """What a cached choice depends on: the weights, the engine's code, the host, the threads,
+    the runtimes, and the backends there were to measure (a new one is measured against the old
+    choice)."""
     versions = {"torch": torch.__version__}
     if importlib.util.find_spec("onnxruntime") is not None:
         import onnxruntime
@@ -409,6 +424,7 @@ def cache_key(*, fingerprint: str, threads: int, device: torch.device) -> dict[s
         versions["openvino"] = openvino.__version__
     return {
         "weights": fingerprint,
+        "engine": code_fingerprint(),
         **host(),
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "threads": threads,

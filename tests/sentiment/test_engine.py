@@ -390,6 +390,15 @@ def test_auto_measures_once_per_model_and_keeps_the_choice_beside_it(
     assert record["key"]["threads"] == first.threads
     assert unmeasured.backend == "int8"
 
+    # New engine code (other windows, other batches) measures again.
+    monkeypatch.setattr(backends, "code_fingerprint", lambda: "other code")
+    ScoringEngine.from_pretrained(tmp_path / "m", device="cpu", sample=sample)
+    assert asked == [1, 1]
+    assert (
+        json.loads((tmp_path / "m" / "engine" / "backend.json").read_text())["key"]["engine"]
+        == "other code"
+    )
+
 
 def test_callers_in_several_threads_share_one_pytorch_thread_and_get_the_same_scores(
     engine: ScoringEngine,
