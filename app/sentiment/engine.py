@@ -443,7 +443,9 @@ class ScoringEngine:
         pooled[torch.tensor(list(slots))] += sums.double()
 
     def _head(self, pooled: torch.Tensor) -> torch.Tensor:
+        """P(positive) of each pooled vector, in float64 like the pooling: in float32 the
+        softmax of a very sure review rounds to exactly 1.0 (a logit gap beyond about 17)."""
         head = self.model.classifier
-        weight, bias = head.weight.detach().float().cpu(), head.bias.detach().float().cpu()
-        logits = pooled.float() @ weight.T + bias
+        weight, bias = head.weight.detach().double().cpu(), head.bias.detach().double().cpu()
+        logits = pooled @ weight.T + bias
         return cast(torch.Tensor, logits.softmax(dim=1)[:, POSITIVE])

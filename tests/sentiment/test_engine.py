@@ -121,6 +121,24 @@ def test_scores_equal_plain_unbatched_fp32_scoring(
     assert backward == pytest.approx(reference, abs=PLAIN_TOLERANCE)
 
 
+def test_a_very_sure_score_stays_short_of_certain(
+    anchored: tuple[PreTrainedModel, PreTrainedTokenizerBase], engine: ScoringEngine
+) -> None:
+    model, tokenizer = anchored
+    text = TEXTS[2]
+    gap = torch.logit(torch.tensor(engine.predict([text])[0].p_positive, dtype=torch.float64))
+    sure = copy.deepcopy(model)
+    with torch.no_grad():  # a head 25 logits sure: float32's softmax would round it to 1.0
+        sure.classifier.weight.mul_(25 / abs(float(gap)))
+        sure.classifier.bias.mul_(25 / abs(float(gap)))
+    scored = ScoringEngine(sure, tokenizer, version="sure", device="cpu", backend="fp32")
+
+    p_positive = scored.predict([text])[0].p_positive
+
+    assert torch.softmax(torch.tensor([0.0, 25.0]), dim=0)[1] == 1.0  # float32 saturates
+    assert abs(p_positive - 0.5) > 0.5 - 1e-9 and p_positive not in (0.0, 1.0)
+
+
 def test_a_text_is_the_mean_of_its_windows_each_weighing_as_much_as_it_holds(
     engine: ScoringEngine,
 ) -> None:
