@@ -276,3 +276,11 @@ def test_predict_without_a_model_tells_how_to_get_one(env: dict[str, str]) -> No
     result = CliRunner().invoke(main, ["predict", "-"], input="text\n")
 
     assert result.exit_code != 0 and "textflix train" in result.output
+
+
+def test_cascade_of_models_that_do_not_exist_says_so(env: dict[str, str]) -> None:
+    code, output = _run("cascade", "nope", "gone")
+
+    assert code == 1
+    assert "no trained model" in output and "textflix train" in output
+    assert not Path(env["TEXTFLIX_MODELS_DIR"]).exists()  # nothing saved

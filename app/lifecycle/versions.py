@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,11 +34,14 @@ from app.lifecycle.datasets import (
 from app.lifecycle.serving import load_model
 from app.scoring import count_unscored, new_worker_id, release_claims, score_pending
 from app.sentiment.arguments import TrainingArguments
+from app.sentiment.cascade import Cascade, Choice, Members, choose_certainty
 from app.sentiment.classifier import Classifier
 from app.sentiment.data import Example, Pools, describe
-from app.sentiment.evaluation import evaluate
+from app.sentiment.engine import ScoringEngine
+from app.sentiment.evaluation import evaluate, score_examples
 from app.sentiment.recipes import Recipe, RecipeArguments, train_with_recipe
 from app.sentiment.registry import (
+    CASCADE,
     FINETUNE,
     KINDS,
     NBSVM,
@@ -45,9 +50,11 @@ from app.sentiment.registry import (
     current_model_dir,
     list_models,
     model_dir,
+    read_card,
+    save_model,
     set_current,
 )
-from app.sentiment.training import train_nbsvm
+from app.sentiment.training import describe_hardware, train_nbsvm
 
 log = logging.getLogger(__name__)
 
@@ -205,6 +212,111 @@ def train_and_promote(
         settings=settings, session_factory=session_factory, name=card.name, progress=progress
     )
     return Outcome(card, verdict, remaining)
+
+
+@dataclass(frozen=True)
+class CascadeRequest:
+    """What `textflix cascade` asks for: two fine-tuned versions, the first to read every
+    review and the second to read again those the first is not sure of."""
+
+    first: str
+    second: str
+    certainty: float | None = None  # None: chosen on held-out train reviews (choose_certainty)
+    n_choose: int = 1000  # held-out labeled train reviews the certainty is chosen on
+    n_eval: int = 1000  # held-out aclImdb test reviews to score the cascade on
+    name: str | None = None  # the model folder; None: cascade-<first>-<time>
+
+
+def make_cascade(
+    *, settings: Settings, request: CascadeRequest, progress: bool = True
+) -> tuple[Trained, Choice | None]:
+    """Save a cascade of two fine-tuned versions as a version of its own (models/<name>, kind
+    "cascade"), scored on the same held-out test reviews as `textflix train` scores a model;
+    with no certainty given, the lowest that keeps the cascade within half a point of the
+    second model alone on held-out labeled train reviews that neither model learned from (the
+    choice is returned too). It becomes current only if there is no current model yet."""
+    started = time.perf_counter()
+    cards = []
+    for member in (request.first, request.second):
+        card = read_card(model_dir(settings.models_dir, member))
+        if card.kind != FINETUNE:
+            raise ValueError(f"{member} is a {card.kind} model: a cascade is of fine-tuned ones")
+        cards.append(card)
+    first_card, second_card = cards
+    first, second = (
+        _engine(settings, model_dir(settings.models_dir, member))
+        for member in (request.first, request.second)
+    )
+    pools = aclimdb_pools(settings=settings, progress=progress)
+    choice, chosen_on = None, 0
+    certainty = request.certainty
+    if certainty is None:
+        learned = {
+            text for card in cards for text, _ in pools.train_sample(n=card.n_train, seed=card.seed)
+        }
+        sample = [
+            example
+            for example in pools.calibration_sample(
+                n=request.n_choose,
+                seed=second_card.seed,
+                disjoint_from=max(card.n_train for card in cards),
+            )
+            if example[0] not in learned
+        ]
+        if not sample:
+            raise ValueError("no held-out train reviews to choose a certainty on: give one")
+        first_scores, second_scores = (
+            score_examples(classifier=model, examples=sample, progress=progress).p_positive
+            for model in (first, second)
+        )
+        choice = choose_certainty(first_scores, second_scores, [label for _, label in sample])
+        certainty, chosen_on = choice.certainty, len(sample)
+    name = request.name or f"cascade-{request.first}-{datetime.now():%Y%m%d-%H%M%S}"
+    cascade = Cascade(first, second, certainty=certainty, version=name)
+    held_out = pools.eval_sample(request.n_eval) if request.n_eval else []
+    metrics: dict[str, float | int | str | bool | None] = dict(
+        evaluate(classifier=cascade, examples=held_out, progress=progress)
+    )
+    metrics["read_again"] = round(cascade.reading.share_read_again, 4)
+    hyperparameters: dict[str, float | int | str | bool | None] = {
+        "first": request.first,
+        "second": request.second,
+        "certainty": certainty,
+    }
+    if choice is not None:
+        hyperparameters |= {
+            "certainty_chosen_on": f"{chosen_on} held-out train reviews",
+            "chosen_accuracy": round(choice.accuracy, 4),
+            "chosen_second_accuracy": round(choice.second_accuracy, 4),
+            "chosen_read_again": round(choice.read_again, 4),
+        }
+    card = ModelCard(
+        name=name,
+        base_model=second_card.base_model,
+        n_train=second_card.n_train,
+        seed=second_card.seed,
+        hyperparameters=hyperparameters,
+        metrics=metrics,
+        train_seconds=round(time.perf_counter() - started, 1),
+        hardware=describe_hardware(first.device),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        dataset=f"{first_card.name} then {second_card.name}, evaluated on "
+        f"{describe(held_out)} from the aclImdb test split",
+        kind=CASCADE,
+    )
+    members = Members(request.first, request.second, certainty)
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    save_model(settings.models_dir / name, card, members.save)
+    if current_model_dir(settings.models_dir) is None:
+        set_current(settings.models_dir, name)
+    return Trained(card, held_out), choice
+
+
+def _engine(settings: Settings, path: Path) -> ScoringEngine:
+    model = load_model(settings, path)
+    if not isinstance(model, ScoringEngine):  # read_card said finetune: not reached
+        raise ModelNotFoundError(f"{path} does not hold a fine-tuned model")
+    return model
 
 
 def load_version(*, settings: Settings, name: str) -> Classifier:

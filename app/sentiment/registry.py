@@ -2,8 +2,10 @@
 
 Each folder holds the model's weights, `model_card.json` (read by code) and `README.md` (the
 same card for people). A model's kind says what the weights are: "finetune", a fine-tuned encoder
-in the Hugging Face format (config.json, model.safetensors, tokenizer files), or "nbsvm", the
-NB-SVM baseline as one JSON file. `models/CURRENT` names the model the site serves.
+in the Hugging Face format (config.json, model.safetensors, tokenizer files), "nbsvm", the
+NB-SVM baseline as one JSON file, or "cascade", two fine-tuned models of the same folder read one
+after the other (cascade.json names them; see app/sentiment/cascade.py). `models/CURRENT` names
+the model the site serves.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -27,9 +31,12 @@ Scalar = float | int | str | bool | None
 
 FINETUNE = "finetune"
 NBSVM = "nbsvm"
-WEIGHTS_FILE = {FINETUNE: "config.json", NBSVM: "nbsvm.json"}
+CASCADE = "cascade"
+WEIGHTS_FILE = {FINETUNE: "config.json", NBSVM: "nbsvm.json", CASCADE: "cascade.json"}
 """The file that each kind of model cannot do without."""
-KINDS = tuple(WEIGHTS_FILE)
+KINDS = (FINETUNE, NBSVM)
+"""The kinds `textflix train` makes; a cascade is made of two fine-tuned models (`textflix
+cascade`)."""
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -89,6 +96,31 @@ def write_card(path: Path, card: ModelCard) -> None:
     """Write `card` into the model folder `path`, as JSON and as a README for people."""
     (path / CARD_FILE).write_text(json.dumps(asdict(card), indent=2) + "\n", encoding="utf-8")
     (path / README_FILE).write_text(render_readme(card), encoding="utf-8")
+
+
+def save_model(out_dir: Path, card: ModelCard, write_weights: Callable[[Path], None]) -> None:
+    """Write a model folder: its weights (`write_weights` into the folder given) and its card.
+    Written next door and renamed when complete, so that an interrupted training never leaves
+    a half-written model where the registry would find it."""
+    partial = out_dir.with_name(f".{out_dir.name}.partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    write_weights(partial)
+    write_card(partial, card)
+    _mode_from_umask(partial)
+    partial.rename(out_dir)
+    log.info("saved %s: %s", out_dir, card.metrics)
+
+
+def _mode_from_umask(folder: Path) -> None:
+    # safetensors writes model.safetensors as 0600, so a site running as another user than the
+    # one who trained could not read it; give every file the mode the umask gives new files.
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.iterdir():
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
 
 
 def list_models(models_dir: Path) -> list[ModelCard]:

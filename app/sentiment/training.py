@@ -12,9 +12,8 @@ import math
 import os
 import platform
 import random
-import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +50,7 @@ from app.sentiment.distillation import soft_cross_entropy
 from app.sentiment.evaluation import Evaluation, evaluate, score_examples
 from app.sentiment.modeling import MeanPoolingForSequenceClassification, new_classifier
 from app.sentiment.registry import NBSVM as NBSVM_KIND
-from app.sentiment.registry import ModelCard, write_card
+from app.sentiment.registry import ModelCard, save_model
 from app.sentiment.torch_thread import check_cancelled, runs_in_torch_thread
 
 log = logging.getLogger(__name__)
@@ -240,7 +239,7 @@ def train_nbsvm(
         metrics={**metrics},
         kind=NBSVM_KIND,
     )
-    _save_files(out_dir, card, lambda folder: baseline.save(folder))
+    save_model(out_dir, card, lambda folder: baseline.save(folder))
     return card
 
 
@@ -373,31 +372,7 @@ def _save(
         if calibration is not None:
             calibration.save(folder)
 
-    _save_files(out_dir, card, write_weights)
-
-
-def _save_files(out_dir: Path, card: ModelCard, write_weights: Callable[[Path], None]) -> None:
-    # Written next door and renamed when complete, so that an interrupted training never
-    # leaves a half-written model where the registry would find it.
-    partial = out_dir.with_name(f".{out_dir.name}.partial")
-    if partial.exists():
-        shutil.rmtree(partial)
-    partial.mkdir(parents=True)
-    write_weights(partial)
-    write_card(partial, card)
-    _mode_from_umask(partial)
-    partial.rename(out_dir)
-    log.info("saved %s: %s", out_dir, card.metrics)
-
-
-def _mode_from_umask(folder: Path) -> None:
-    # safetensors writes model.safetensors as 0600, so a site running as another user than the
-    # one who trained could not read it; give every file the mode the umask gives new files.
-    umask = os.umask(0)
-    os.umask(umask)
-    for path in folder.iterdir():
-        if path.is_file():
-            path.chmod(0o666 & ~umask)
+    save_model(out_dir, card, write_weights)
 
 
 def describe_hardware(device: torch.device) -> str:

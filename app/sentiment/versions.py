@@ -6,10 +6,11 @@ from pathlib import Path
 
 from app.sentiment.backends import BackendSetting
 from app.sentiment.baselines import NBSVM, BaselineClassifier
+from app.sentiment.cascade import Cascade, Members
 from app.sentiment.classifier import Classifier, TransformerClassifier
 from app.sentiment.engine import Sample, SentenceReading
+from app.sentiment.registry import CASCADE, FINETUNE, ModelNotFoundError, model_dir, read_card
 from app.sentiment.registry import NBSVM as NBSVM_KIND
-from app.sentiment.registry import model_dir, read_card
 
 
 def load(
@@ -24,8 +25,31 @@ def load(
     """The classifier saved in the model folder `path`, named after the folder (see
     ScoringEngine.from_pretrained for the backend, and `sample` that measures it)."""
     model_dir(path.parent, path.name)  # ModelNotFoundError unless card and weights are there
-    if read_card(path).kind == NBSVM_KIND:
+    kind = read_card(path).kind
+    if kind == NBSVM_KIND:
         return BaselineClassifier(NBSVM.load(path), version=path.name)
+    if kind == CASCADE:
+        members = Members.load(path)
+        first, second = (
+            _engine(model_dir(path.parent, name), device, backend, threads, sample, sentences)
+            for name in (members.first, members.second)
+        )
+        return Cascade(first, second, certainty=members.certainty, version=path.name)
+    return _engine(path, device, backend, threads, sample, sentences)
+
+
+def _engine(
+    path: Path,
+    device: str,
+    backend: BackendSetting,
+    threads: int | None,
+    sample: Sample | None,
+    sentences: SentenceReading,
+) -> TransformerClassifier:
+    if read_card(path).kind != FINETUNE:
+        raise ModelNotFoundError(
+            f"{path} holds a {read_card(path).kind} model: a cascade is made of fine-tuned ones"
+        )
     return TransformerClassifier.from_pretrained(
         path, device=device, backend=backend, threads=threads, sample=sample, sentences=sentences
     )
