@@ -1,7 +1,8 @@
 """The scoring engine beside transformers' pipeline, on the same aclImdb test reviews.
 
     python bench/bench_engine.py [MODEL_DIR] [--n 2000] [--batch-sizes 8,16,32,64]
-                                 [--cheaper SMALL_MODEL_DIR] [--device cpu|cuda]
+                                 [--cheaper SMALL_MODEL_DIR] [--cascade CASCADE_DIR]
+                                 [--device cpu|cuda]
                                  [--token-budgets 2048,...] [--engine-batch-size 64]
 
 MODEL_DIR defaults to the current model in models/ (`textflix train` makes one). In one run,
@@ -19,6 +20,9 @@ on the same N balanced aclImdb test reviews (whole texts):
   far fp32 on the GPU is from fp32 on the CPU;
 - with --cheaper, a cheaper model (such as `textflix train --recipe small`'s 3-layer student)
   on every backend, on the same reviews: the speed it buys and the accuracy it costs;
+- with --cascade, a saved cascade (`textflix cascade FIRST SECOND`) on every backend (both of
+  its models on it), on the same reviews: the first model reads every review, the second again
+  those the first is unsure of; the share read again is in the row's name;
 - how one-pass sentence scores compare with separate-pass ones (top quotes, signs);
 - latency of one median-length review scored alone (p50, p95);
 - the cores' limit: how fast this host multiplies matrices of the encoder's shapes, so how many
@@ -44,6 +48,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipe
 from app.config import Settings
 from app.lifecycle.datasets import aclimdb_pools
 from app.sentiment import backends, torch_thread
+from app.sentiment.cascade import Cascade, Members, Reading
 from app.sentiment.engine import DEFAULT_BATCH_SIZE, DEFAULT_TOKEN_BUDGET, ScoringEngine
 from app.sentiment.labels import label_of
 from app.sentiment.predictions import Analysis
@@ -64,6 +69,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="default: one per core")
     parser.add_argument(
         "--cheaper", type=Path, default=None, help="a cheaper model to measure beside it"
+    )
+    parser.add_argument(
+        "--cascade", type=Path, default=None, help="a saved cascade to measure beside it"
     )
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument(
@@ -140,6 +148,26 @@ def main() -> None:
         layers = cheaper.model.config.encoder.num_hidden_layers
         engine_rows(cheaper, texts, labels, rows, model=f" [{layers} layers]")
         print(f"cheaper   {args.cheaper.name}: [{layers} layers] in the table")
+    if args.cascade is not None:
+        members = Members.load(args.cascade)
+        first, second = (
+            ScoringEngine.from_pretrained(
+                args.cascade.parent / name,
+                device=args.device,
+                backend="fp32",
+                threads=args.threads,
+                batch_size=args.engine_batch_size,
+                token_budget=budgets[0],
+            )
+            for name in (members.first, members.second)
+        )
+        cascade_rows(Cascade(first, second, certainty=members.certainty), texts, labels, rows)
+        print(
+            f"cascade   {args.cascade.name}: {members.first} "
+            f"[{first.model.config.encoder.num_hidden_layers} layers], then {members.second} "
+            f"[{second.model.config.encoder.num_hidden_layers} layers] on the reviews it is "
+            f"less than {members.certainty:g} sure of"
+        )
     print_table(rows, n=len(texts))
     print_auto(engine, folder, [row for row in rows if "layers]" not in row[0]])
     print_agreement(engine, analyses, folder, texts, threads=args.threads)
@@ -190,6 +218,29 @@ def engine_rows(
         rows.append((name, seconds, accuracy(analyses[backend], labels)))
         print_progress(rows[-1])
     return analyses
+
+
+def cascade_rows(
+    cascade: Cascade, texts: list[str], labels: list[int], rows: list[tuple[str, float, float]]
+) -> None:
+    """The cascade on every backend (both its models on it), sentence scores included."""
+    layers = [m.model.config.encoder.num_hidden_layers for m in (cascade.first, cascade.second)]
+    for backend in backends.candidates(cascade.first.device):
+        cascade.first.use_backend(backend)
+        cascade.second.use_backend(backend)
+        cascade.analyze(texts[:4])  # warm-up: lazy initialisation, not scoring
+        cascade.reading = Reading()
+        seconds, analyses = timed(
+            lambda: [
+                a
+                for start in range(0, len(texts), CHUNK)
+                for a in cascade.analyze(texts[start : start + CHUNK])
+            ]
+        )
+        again = cascade.reading.share_read_again
+        name = f"cascade {backend} [{layers[0]}>{layers[1]} layers, {again:.0%} again]"
+        rows.append((name, seconds, accuracy(analyses, labels)))
+        print_progress(rows[-1])
 
 
 def run_pipeline(

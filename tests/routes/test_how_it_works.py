@@ -95,6 +95,31 @@ def test_a_quick_recipe_model_shows_no_recipe_line(client: TestClient, settings:
     assert "Recipe" not in shown and "Teacher" not in shown
 
 
+def test_a_cascade_shows_its_two_models_and_how_often_the_second_reads_again(
+    client: TestClient, settings: Settings
+) -> None:
+    card = make_card(settings.models_dir, "fake-v1", accuracy=0.88)
+    write_card(
+        settings.models_dir / "fake-v1",
+        replace(
+            card,
+            kind="cascade",
+            hyperparameters={"first": "two-layers", "second": "three-layers", "certainty": 0.93},
+            metrics={**card.metrics, "read_again": 0.214},
+        ),
+    )
+
+    doc = page(client.get("/how-it-works"))
+
+    shown = text(doc.select_one(".model-card"))
+    assert (
+        "two-layers reads every review; three-layers reads again those it is less than 93% "
+        "sure of (21% of the held-out reviews)"
+    ) in shown
+    [row] = [text(tr) for tr in doc.select(".versions tbody tr")]
+    assert "cascade of two fine-tuned encoders" in row
+
+
 def test_page_shows_the_calibration_with_a_reliability_diagram(
     client: TestClient, settings: Settings
 ) -> None:
