@@ -18,11 +18,13 @@ on the same N balanced aclImdb test reviews (whole texts):
   --token-budgets, the engine's rows at each (a GPU wants far bigger batches than a CPU);
 - how far each backend's P(positive) is from fp32's on the same reviews, and, on CUDA, how
   far fp32 on the GPU is from fp32 on the CPU;
-- with --cheaper, a cheaper model (such as `textflix train --recipe small`'s 3-layer student)
-  on every backend, on the same reviews: the speed it buys and the accuracy it costs;
+- with --cheaper (repeatable), a cheaper model (such as `textflix train --recipe small`'s
+  3-layer student) on every backend, on the same reviews: the speed it buys and the accuracy
+  it costs;
 - with --cascade, a saved cascade (`textflix cascade FIRST SECOND`) on every backend (both of
   its models on it), on the same reviews: the first model reads every review, the second again
-  those the first is unsure of; the share read again is in the row's name;
+  those the first is unsure of; the share read again is in the row's name; and once as served,
+  each model on the backend `auto` chose for it on this host (fp32 where none was measured);
 - how one-pass sentence scores compare with separate-pass ones (top quotes, signs);
 - latency of one median-length review scored alone (p50, p95);
 - the cores' limit: how fast this host multiplies matrices of the encoder's shapes, so how many
@@ -68,7 +70,11 @@ def main() -> None:
     parser.add_argument("--latency-runs", type=int, default=30)
     parser.add_argument("--threads", type=int, default=None, help="default: one per core")
     parser.add_argument(
-        "--cheaper", type=Path, default=None, help="a cheaper model to measure beside it"
+        "--cheaper",
+        type=Path,
+        action="append",
+        default=[],
+        help="a cheaper model to measure beside it (repeat for several)",
     )
     parser.add_argument(
         "--cascade", type=Path, default=None, help="a saved cascade to measure beside it"
@@ -136,9 +142,9 @@ def main() -> None:
             accuracy(analyses["fp32"], labels),
         )
     )
-    if args.cheaper is not None:
+    for cheaper_dir in args.cheaper:
         cheaper = ScoringEngine.from_pretrained(
-            args.cheaper,
+            cheaper_dir,
             device=args.device,
             backend="fp32",
             threads=args.threads,
@@ -147,7 +153,7 @@ def main() -> None:
         )
         layers = cheaper.model.config.encoder.num_hidden_layers
         engine_rows(cheaper, texts, labels, rows, model=f" [{layers} layers]")
-        print(f"cheaper   {args.cheaper.name}: [{layers} layers] in the table")
+        print(f"cheaper   {cheaper_dir.name}: [{layers} layers] in the table")
     if args.cascade is not None:
         members = Members.load(args.cascade)
         first, second = (
@@ -223,11 +229,17 @@ def engine_rows(
 def cascade_rows(
     cascade: Cascade, texts: list[str], labels: list[int], rows: list[tuple[str, float, float]]
 ) -> None:
-    """The cascade on every backend (both its models on it), sentence scores included."""
+    """The cascade on every backend (both its models on it), then as served (each model on the
+    backend auto chose for it here), sentence scores included."""
     layers = [m.model.config.encoder.num_hidden_layers for m in (cascade.first, cascade.second)]
-    for backend in backends.candidates(cascade.first.device):
-        cascade.first.use_backend(backend)
-        cascade.second.use_backend(backend)
+    served = [m.choose_backend(None) for m in (cascade.first, cascade.second)]
+    settings = [
+        (backend, backend, backend) for backend in backends.candidates(cascade.first.device)
+    ]
+    settings.append((f"as served {served[0]}>{served[1]}", served[0], served[1]))
+    for label, first, second in settings:
+        cascade.first.use_backend(first)
+        cascade.second.use_backend(second)
         cascade.analyze(texts[:4])  # warm-up: lazy initialisation, not scoring
         cascade.reading = Reading()
         seconds, analyses = timed(
@@ -238,7 +250,7 @@ def cascade_rows(
             ]
         )
         again = cascade.reading.share_read_again
-        name = f"cascade {backend} [{layers[0]}>{layers[1]} layers, {again:.0%} again]"
+        name = f"cascade {label} [{layers[0]}>{layers[1]} layers, {again:.0%} again]"
         rows.append((name, seconds, accuracy(analyses, labels)))
         print_progress(rows[-1])
 
