@@ -29,6 +29,14 @@ def _percent(value: float | None) -> str:
     return "–" if value is None else f"{value:.0f}%"
 
 
+def _certainty(value: float) -> str:
+    """A verdict's certainty for people: "87%", and "over 99%" for a near-certainty, which a
+    whole percent would round up to a certainty no model has ("100% certain")."""
+    if 0.995 <= value < 1.0:
+        return "over 99%"
+    return f"{100 * value:.0f}%"
+
+
 def _duration(seconds: float | None) -> str:
     """A rough time span for people: "under a minute", "12 minutes", "3 h 20 min"."""
     if seconds is None:
@@ -50,6 +58,7 @@ def make_templates() -> Jinja2Templates:
     templates.env.trim_blocks = True
     templates.env.lstrip_blocks = True
     templates.env.filters["percent"] = _percent
+    templates.env.filters["certainty"] = _certainty
     templates.env.filters["date"] = _date
     templates.env.filters["duration"] = _duration
     templates.env.tests["positive"] = is_positive  # {% if p is positive %}: the one label rule
