@@ -257,6 +257,20 @@ NBSVM.load(Path("models/{name}")).predict_proba(["A wonderful, moving film."])[0
 `nbsvm.json` holds one weight per word and word pair (log-count ratio times the logistic
 regression's coefficient) and the intercept.""",
     ),
+    CASCADE: (
+        "a cascade of two models fine-tuned from `{base_model}`: the first reads every review, "
+        "the second only those the first is not sure of (see the hyper-parameters below).",
+        """```python
+from pathlib import Path
+from app.sentiment.versions import load
+
+load(Path("models/{name}")).predict(["A wonderful, moving film."])[0].p_positive
+```
+
+`cascade.json` names the two model folders (beside this one, in the same models folder, which
+must keep them) and the certainty below which the second model reads a review again; the
+scores of a review read again are the second model's, its sentences' too.""",
+    ),
 }
 
 

@@ -160,6 +160,7 @@ def test_a_cascade_is_saved_as_a_version_of_its_own_that_loads_and_scores(
     assert choice.accuracy == choice.second_accuracy
     card = read_card(models / "both")
     assert card == trained.card and card.kind == CASCADE
+    assert "a cascade of two models fine-tuned from" in (models / "both" / "README.md").read_text()
     assert card.hyperparameters["first"] == "first" and card.hyperparameters["certainty"] == 0.5
     assert card.metrics["n_eval"] == TINY_EVAL and card.metrics["read_again"] == 0.0
     assert card.metrics["accuracy"] == pytest.approx(
