@@ -236,17 +236,13 @@ def make_cascade(
     second model alone on held-out labeled train reviews that neither model learned from (the
     choice is returned too). It becomes current only if there is no current model yet."""
     started = time.perf_counter()
-    cards = []
-    for member in (request.first, request.second):
-        card = read_card(model_dir(settings.models_dir, member))
+    paths = [model_dir(settings.models_dir, member) for member in (request.first, request.second)]
+    cards = [read_card(path) for path in paths]
+    for path, card in zip(paths, cards, strict=True):
         if card.kind != FINETUNE:
-            raise ValueError(f"{member} is a {card.kind} model: a cascade is of fine-tuned ones")
-        cards.append(card)
+            raise ValueError(f"{path.name} is a {card.kind} model: a cascade is of fine-tuned ones")
     first_card, second_card = cards
-    first, second = (
-        _engine(settings, model_dir(settings.models_dir, member))
-        for member in (request.first, request.second)
-    )
+    first, second = (_engine(settings, path) for path in paths)
     pools = aclimdb_pools(settings=settings, progress=progress)
     choice, chosen_on = None, 0
     certainty = request.certainty

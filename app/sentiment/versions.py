@@ -46,9 +46,10 @@ def _engine(
     sample: Sample | None,
     sentences: SentenceReading,
 ) -> TransformerClassifier:
-    if read_card(path).kind != FINETUNE:
+    kind = read_card(path).kind
+    if kind != FINETUNE:
         raise ModelNotFoundError(
-            f"{path} holds a {read_card(path).kind} model: a cascade is made of fine-tuned ones"
+            f"{path} holds a {kind} model: a cascade is made of fine-tuned ones"
         )
     return TransformerClassifier.from_pretrained(
         path, device=device, backend=backend, threads=threads, sample=sample, sentences=sentences
