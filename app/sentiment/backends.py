@@ -195,9 +195,15 @@ def build_encoder(
         return TorchEncoder(copy.deepcopy(encoder).to(torch.bfloat16), device=device)
     if backend == "int8":
         # Quantising 22M parameters takes under a second, so the result is not cached.
-        quantized = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
-            encoder, {nn.Linear}, dtype=torch.qint8
-        )
+        # PyTorch deprecates its quantised tensors (the notice names a future release, not
+        # this one) and says so on stderr at every quantisation, in the middle of `textflix
+        # predict`'s output: that one notice is silenced here. Should a release remove them,
+        # this backend raises and `auto` leaves it out (ScoringEngine.choose_backend).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=r".*quantized tensor creation functions")
+            quantized = torch.ao.quantization.quantize_dynamic(  # type: ignore[no-untyped-call]
+                encoder, {nn.Linear}, dtype=torch.qint8
+            )
         return TorchEncoder(quantized, device=device)
     if backend == "openvino":
         return OpenVinoEncoder(openvino_file(encoder, cache_dir=cache_dir), threads=threads)

@@ -520,3 +520,31 @@ def test_a_saved_model_loads_in_a_transformers_pipeline_and_agrees_with_the_engi
     assert [r["score"] for r in results] == pytest.approx(
         [p.certainty for p in predictions], abs=1e-4
     )
+
+
+def test_the_int8_backend_prints_no_deprecation_notice(base_model: str) -> None:
+    """PyTorch's notice that its quantised tensors are deprecated went to stderr at a process's
+    first int8 quantisation, in the middle of `textflix predict`'s output. PyTorch gives it once
+    per process, hence a process of its own."""
+    script = (
+        "import sys\n"
+        "from app.sentiment.engine import ScoringEngine\n"
+        "from app.sentiment.modeling import new_classifier\n"
+        "model, tokenizer = new_classifier(base_model=sys.argv[1], max_length=128)\n"
+        "engine = ScoringEngine(model.eval(), tokenizer, version='v', backend='int8')\n"
+        "print(engine.backend, engine.predict(['A fine film.'])[0].label)\n"
+    )
+
+    finished = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, "-c", script, base_model],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
+    )
+
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.split()[0] == "int8"
+    assert "quantized tensor creation functions" not in finished.stderr
