@@ -133,6 +133,11 @@ class Cascade:
         self.reading = Reading()
         self._lock = threading.Lock()  # runs from several threads (scorer, batcher) count here
 
+    @property
+    def backend(self) -> str:
+        """How its two models run, first>second (as ScoringEngine.backend, for display)."""
+        return f"{self.first.backend}>{self.second.backend}"
+
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         """One prediction per text, in order (see ScoringEngine.predict)."""
         [predictions] = self.run([self.prepare("predict", texts)])

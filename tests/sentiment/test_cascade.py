@@ -114,6 +114,7 @@ def test_certainty_one_half_keeps_every_first_score_and_one_reads_every_text_aga
         pytest.approx(scores(e), abs=TOLERANCE) for e in expected
     ]
     assert cascade.version == f"first+second@{certainty:g}"
+    assert cascade.backend == f"{first.backend}>{second.backend}"
 
 
 def test_a_certainty_outside_one_half_to_one_is_refused(
