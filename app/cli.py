@@ -221,7 +221,9 @@ def import_all_command() -> None:
     "cores the first time, the teacher and its labels cached in .cache/recipes); small: a "
     "3-layer student, about half the compute per review, taught by the same teacher on the "
     "same 6,000 reviews (after best, only the student is trained; promoted only if it beats "
-    "the current model).",
+    "the current model); teacher: the teacher itself (all-mpnet-base-v2) fine-tuned on the "
+    "labels, about 8 times the compute per review, to read again what a student is unsure of "
+    "(`textflix cascade STUDENT TEACHER`); not promoted unless --promote is given.",
 )
 @click.option(
     "--layers",
@@ -258,6 +260,16 @@ def train(
     """Fine-tune the base encoder on N labeled aclImdb train reviews (and people's labels)."""
     if layers is not None and kind != FINETUNE:
         raise click.UsageError(f"--layers applies to the fine-tuned encoder, not to --kind {kind}")
+    if layers is not None and recipe == "teacher":
+        raise click.UsageError("--layers applies to a student: the teacher recipe keeps them all")
+    if (
+        recipe == "teacher"
+        and click.get_current_context().get_parameter_source("promote")
+        != click.core.ParameterSource.COMMANDLINE
+    ):
+        # Promoted by accuracy alone, it would have the site score every review at about an
+        # eighth of the student's speed: serving it is asked for, not a default.
+        promote = False
     from app.labeling import human_labeled_examples
     from app.lifecycle.versions import TrainRequest, train_and_promote
 
@@ -296,6 +308,11 @@ def train(
         if isinstance(accuracy, float)
         else f"model {card.name} written"
     )
+    if recipe == "teacher" and verdict is None:
+        click.echo(
+            f"read again what a student is unsure of: `textflix cascade STUDENT {card.name}`; "
+            f"serve it alone: `textflix promote {card.name}`"
+        )
     if verdict is None:
         return
     if verdict.current is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -200,12 +201,34 @@ def test_train_refuses_a_depth_it_cannot_give(env: dict[str, str]) -> None:
     too_deep = CliRunner().invoke(main, ["train", "--layers", "99", "--no-promote"])
     nbsvm = CliRunner().invoke(main, ["train", "--layers", "2", "--kind", "nbsvm"])
     none = CliRunner().invoke(main, ["train", "--layers", "0"])
+    teacher = CliRunner().invoke(main, ["train", "--layers", "2", "--recipe", "teacher"])
 
-    assert too_deep.exit_code == nbsvm.exit_code == none.exit_code == 2  # usage errors
+    assert too_deep.exit_code == nbsvm.exit_code == none.exit_code == teacher.exit_code == 2
     assert "the base model has 6 layers" in too_deep.output
     assert "--layers applies to the fine-tuned encoder" in nbsvm.output
+    assert "the teacher recipe keeps them all" in teacher.output
     assert "0 is not in the range x>=1" in none.output
     assert not (Path(env["TEXTFLIX_MODELS_DIR"])).exists()  # nothing trained
+
+
+def test_the_teacher_recipe_is_promoted_only_when_asked(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import click
+
+    import app.lifecycle.versions
+
+    asked: list[tuple[str, bool]] = []
+
+    def stop(*, request: Any, promote_if_better: bool, **_: Any) -> None:
+        asked.append((request.recipe, promote_if_better))
+        raise click.ClickException("stopped before training")
+
+    monkeypatch.setattr(app.lifecycle.versions, "train_and_promote", stop)
+    for args in (["--recipe", "teacher"], ["--recipe", "teacher", "--promote"], []):
+        CliRunner().invoke(main, ["train", *args])
+
+    assert asked == [("teacher", False), ("teacher", True), ("quick", True)]
 
 
 def test_predict_scores_lines_and_json_lines_from_stdin_or_a_file(

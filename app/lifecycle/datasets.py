@@ -53,13 +53,18 @@ def backend_sample(*, settings: Settings) -> list[Example]:
 
 def recipe_resources(*, settings: Settings, pools: Pools, recipe: RecipeArguments) -> Resources:
     """What a recipe's levers need: the base model, the aclImdb train texts as unlabeled
-    in-domain text (the test split stays for evaluation), and the teacher if it distills."""
+    in-domain text (the test split stays for evaluation), and the teacher if it distills or
+    is the version trained."""
     return Resources(
         base_model=settings.resolved_base_model(),
         base_model_name=settings.base_model_name(),
         unlabeled_texts=pools.train_texts() if recipe.adapt or recipe.distill else (),
         cache_dir=settings.cache_dir / "recipes",
-        teacher_model=str(teacher_checkpoint(settings.cache_dir)) if recipe.distill else None,
+        teacher_model=(
+            str(teacher_checkpoint(settings.cache_dir))
+            if recipe.distill or recipe.serve_teacher
+            else None
+        ),
         teacher_name=TEACHER_NAME,
     )
 

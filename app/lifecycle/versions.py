@@ -112,13 +112,16 @@ def default_name(
     *, settings: Settings, n_train: int, seed: int, kind: str = FINETUNE, recipe: Recipe = "quick"
 ) -> str:
     """A model folder name such as minilm-n500-s0-20250101-120000 (nbsvm-n500-... for NB-SVM,
-    minilm-best-n500-... for a recipe other than the quick one)."""
+    minilm-best-n500-... for a recipe other than the quick one, teacher-n500-... for the
+    teacher's)."""
     base = "minilm"
     if kind != FINETUNE:
         base = kind
     elif settings.base_model:
         base = re.sub(r"[^a-z0-9]+", "-", settings.base_model_name().lower()).strip("-")
-    if kind == FINETUNE and recipe != "quick":
+    if kind == FINETUNE and recipe == "teacher":
+        base = "teacher"  # not the base model's name: the teacher is another encoder
+    elif kind == FINETUNE and recipe != "quick":
         base = f"{base or 'model'}-{recipe}"
     return f"{base or 'model'}-n{n_train}-s{seed}-{datetime.now():%Y%m%d-%H%M%S}"
 

