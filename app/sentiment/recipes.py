@@ -160,10 +160,11 @@ def train_with_recipe(
     the teacher's soft labels. The card says which levers, and how the teacher did on the same
     held-out texts."""
     base, notes = resources.base_model, {"recipe levers": recipe.levers}
-    base_name, student_args = resources.base_model_name, args
+    # The trained model's base and arguments: a student's, or the teacher's.
+    base_name, model_args = resources.base_model_name, args
     if recipe.serve_teacher:
         base, base_name = _teacher_base(resources), resources.teacher_name
-        student_args = recipe.teacher_arguments(args, len(train_examples))
+        model_args = recipe.teacher_arguments(args, len(train_examples))
     teacher_metrics: dict[str, float | int] = {}
     if recipe.adapt:
         adapted = adapted_encoder(resources=resources, args=recipe.adaptation, progress=progress)
@@ -175,7 +176,7 @@ def train_with_recipe(
         )
     soft: list[SoftExample] = []
     if recipe.student_layers is not None:
-        student_args = replace(student_args, layers=recipe.student_layers)
+        model_args = replace(model_args, layers=recipe.student_layers)
     if recipe.distill:
         teacher = fine_tuned_teacher(
             resources=resources,
@@ -199,7 +200,7 @@ def train_with_recipe(
             progress=progress,
         )
         notes["teacher"] = f"{taught}, soft labels on {len(soft)} unlabeled train reviews"
-        student_args = replace(student_args, epochs=recipe.student_epochs)
+        model_args = replace(model_args, epochs=recipe.student_epochs)
         teacher_metrics = {
             f"teacher_{key}": value
             for key, value in teacher.card.metrics.items()
@@ -214,7 +215,7 @@ def train_with_recipe(
         calibration_examples=calibration_examples,
         soft_examples=soft,
         soft_temperature=recipe.temperature,
-        args=student_args,
+        args=model_args,
         dataset=dataset,
         notes=notes,
         extra_metrics=teacher_metrics,
