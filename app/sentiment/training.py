@@ -17,16 +17,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from tqdm import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, set_seed
 
+from app.sentiment import backends
 from app.sentiment.anchors import NEGATIVE as ANCHORS_NEGATIVE
 from app.sentiment.anchors import POSITIVE as ANCHORS_POSITIVE
 from app.sentiment.anchors import anchor_head
-from app.sentiment.arguments import TrainingArguments
+from app.sentiment.arguments import Precision, TrainingArguments
 from app.sentiment.baselines import NBSVM, BaselineClassifier
 from app.sentiment.batching import random_window
 from app.sentiment.calibration import (
@@ -40,7 +41,6 @@ from app.sentiment.calibration import (
 )
 from app.sentiment.classifier import (
     TransformerClassifier,
-    mixed_precision,
     pad_batch,
     resolve_device,
     special_tokens,
@@ -167,6 +167,7 @@ def train(
                 else {}
             ),
             "device": target.type,
+            "precision": _describe_precision(training_precision(args.precision, target)),
             **(notes or {}),
         },
         metrics={**metrics, **(extra_metrics or {}), "train_loss": round(train_loss, 4)},
@@ -285,8 +286,10 @@ def _fit(
     steps = epochs * math.ceil(len(examples) / batch_size)
     optimizer = _optimizer(model, lr=args.lr, weight_decay=args.weight_decay)
     schedule = _warmup_then_decay(optimizer, steps=steps, warmup_fraction=args.warmup_fraction)
-    # Loss scaling keeps fp16 gradients from underflowing; disabled, it passes through (CPU).
-    scaler = torch.amp.GradScaler(device.type, enabled=device.type == "cuda")
+    autocast = _AUTOCAST.get(training_precision(args.precision, device))
+    # Loss scaling keeps fp16 gradients from underflowing (bf16 has fp32's range); disabled, it
+    # passes through.
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast == torch.float16)
     pad_id = tokenizer.pad_token_id or 0
     model.train()
     epoch_loss = 0.0
@@ -302,7 +305,11 @@ def _fit(
                 ids, mask = pad_batch(windows, pad_id=pad_id, device=device)
                 targets = torch.tensor([p_positive[i] for i in batch], device=device)
                 temperature = torch.tensor([temperatures[i] for i in batch], device=device)
-                with mixed_precision(device):
+                with torch.autocast(
+                    device_type=device.type,
+                    dtype=autocast or torch.float32,
+                    enabled=autocast is not None,
+                ):
                     logits = model(input_ids=ids, attention_mask=mask).logits
                 loss = soft_cross_entropy(logits, targets, temperature)
                 scaler.scale(loss).backward()  # type: ignore[no-untyped-call]
@@ -318,6 +325,22 @@ def _fit(
             epoch_loss = sum(losses) / len(losses)
             log.info("epoch %d/%d: mean training loss %.4f", epoch, epochs, epoch_loss)
     return epoch_loss
+
+
+_AUTOCAST = {"fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def training_precision(
+    precision: Precision, device: torch.device
+) -> Literal["fp32", "bf16", "fp16"]:
+    """What the training passes compute in on `device`: "fp32", or the 16-bit float of mixed
+    precision. "auto" takes the 16-bit float the hardware computes, by the rule that picks the
+    teacher's labeling backend (`backends.unmeasured`): fp16 on CUDA, bf16 on a CPU with bf16
+    instructions, else fp32."""
+    if precision == "auto":
+        chosen = backends.unmeasured(device)
+        return chosen if chosen in ("bf16", "fp16") else "fp32"
+    return precision
 
 
 def _optimizer(model: PreTrainedModel, *, lr: float, weight_decay: float) -> torch.optim.AdamW:
@@ -373,6 +396,12 @@ def _save(
             calibration.save(folder)
 
     save_model(out_dir, card, write_weights)
+
+
+def _describe_precision(precision: str) -> str:
+    if precision == "fp32":
+        return "fp32"
+    return f"{precision} mixed precision (fp32 weights and optimiser)"
 
 
 def describe_hardware(device: torch.device) -> str:

@@ -19,6 +19,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from app.sentiment import backends
 from app.sentiment.anchors import anchor_head
+from app.sentiment.arguments import TrainingArguments
 from app.sentiment.backends import Measurement
 from app.sentiment.batching import pack, sentence_windows
 from app.sentiment.classifier import analyze
@@ -26,6 +27,7 @@ from app.sentiment.dynamic_batching import DynamicBatcher
 from app.sentiment.engine import ScoringEngine
 from app.sentiment.modeling import new_classifier
 from app.sentiment.text import clean, sentence_spans, split_sentences
+from app.sentiment.training import training_precision
 
 WINDOW = 64
 """Small, so that a review of a few sentences is read in several windows."""
@@ -548,3 +550,20 @@ def test_the_int8_backend_prints_no_deprecation_notice(base_model: str) -> None:
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert finished.stdout.split()[0] == "int8"
     assert "quantized tensor creation functions" not in finished.stderr
+
+
+@pytest.mark.parametrize(("flags", "native"), [(["avx2"], False), (["avx2", "amx_bf16"], True)])
+def test_training_in_auto_precision_is_16_bit_only_where_the_hardware_computes_it(
+    flags: list[str], native: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        backends, "host", lambda: {"cpu": "x", "cores": 2, "instruction_sets": flags}
+    )
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+
+    assert training_precision("auto", cpu) == ("bf16" if native else "fp32")
+    assert training_precision("auto", cuda) == "fp16"
+    assert training_precision("fp32", cuda) == "fp32"
+    assert training_precision("bf16", cpu) == "bf16"  # asked for, even where emulated
+    with pytest.raises(ValueError, match="unknown precision"):
+        TrainingArguments(precision="fp16")  # type: ignore[arg-type]

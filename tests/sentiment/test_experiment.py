@@ -7,6 +7,7 @@ import random
 import struct
 import types
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -195,7 +196,37 @@ def test_finetune_runs_are_the_trainer_on_train_reviews_scored_on_the_test_sampl
     assert evaluated == pools.eval_sample(30)
     args = calls["args"]
     assert (args.seed, args.epochs, args.head_init, args.device) == (3, 2, "random", "auto")
+    assert args.precision == "fp32"  # the curve's columns as they were measured
     assert not calls["out_dir"].exists()  # the temporary model is gone
+
+
+def test_bf16_columns_train_the_same_model_in_bf16_mixed_precision(
+    pools: Pools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained: list[TrainingArguments] = []
+
+    def train(**kwargs: Any) -> Any:
+        trained.append(kwargs["args"])
+        return types.SimpleNamespace(metrics={"accuracy": 0.75}, train_seconds=1.0)
+
+    monkeypatch.setattr(experiment.training, "train", train)
+
+    runs = run_experiment(
+        pools=pools,
+        base_model=BASE_MODEL,
+        sizes=(16,),
+        seeds=(0,),
+        models=("finetune", "finetune-bf16"),
+        eval_size=30,
+        results_path=tmp_path / "curve.csv",
+        progress=False,
+    )
+
+    assert [run.model for run in runs] == ["finetune", "finetune-bf16"]
+    assert [args.precision for args in trained] == ["fp32", "bf16"]
+    assert {replace(args, precision="auto") for args in trained} == {
+        replace(trained[0], precision="auto")
+    }
 
 
 def test_summary_table_and_plot(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -14,13 +15,13 @@ from transformers import AutoModelForSequenceClassification
 
 from app.lifecycle.datasets import aclimdb_pools
 from app.lifecycle.versions import TrainRequest, train_version
-from app.sentiment import versions
-from app.sentiment.arguments import TrainingArguments
+from app.sentiment import training, versions
+from app.sentiment.arguments import Precision, TrainingArguments
 from app.sentiment.baselines import BaselineClassifier
 from app.sentiment.calibration import Calibration, expected_calibration_error
 from app.sentiment.classifier import TransformerClassifier
 from app.sentiment.evaluation import evaluate
-from app.sentiment.modeling import MeanPoolingForSequenceClassification
+from app.sentiment.modeling import MeanPoolingForSequenceClassification, new_classifier
 from app.sentiment.registry import NBSVM as NBSVM_KIND
 from app.sentiment.registry import current_model_dir, list_models, read_card
 from app.sentiment.training import train
@@ -207,3 +208,43 @@ def test_an_nbsvm_version_learns_from_the_same_reviews_and_scores_like_its_card(
     rescored = evaluate(classifier=classifier, examples=held_out, progress=False)
     assert rescored["accuracy"] == card.metrics["accuracy"]
     assert current_model_dir(tmp_path) == tmp_path / "nb"  # the first model there, as any kind
+
+
+@pytest.mark.parametrize(
+    ("precision", "computes_in"), [("bf16", torch.bfloat16), ("fp32", torch.float32)]
+)
+def test_mixed_precision_computes_the_passes_in_bf16_and_keeps_fp32_weights(
+    base_model: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    precision: Precision,
+    computes_in: torch.dtype,
+) -> None:
+    # bf16 runs on any CPU (emulated where it has no bf16 instructions: right, but slow).
+    seen: set[torch.dtype] = set()
+
+    def watched(**kwargs: Any) -> Any:
+        model, tokenizer = new_classifier(**kwargs)
+        query = model.encoder.encoder.layer[0].attention.self.query
+        # The training passes (the anchors and the evaluation read in eval mode, in fp32).
+        query.register_forward_hook(
+            lambda module, _inputs, output: seen.add(output.dtype) if module.training else None
+        )
+        return model, tokenizer
+
+    monkeypatch.setattr(training, "new_classifier", watched)
+    examples = [("A wonderful, moving film.", 1), ("A dull and boring film.", 0)] * 4
+    card = train(
+        base_model=base_model,
+        out_dir=tmp_path / precision,
+        train_examples=examples,
+        eval_examples=[],
+        args=TrainingArguments(
+            epochs=1, batch_size=4, max_length=32, device="cpu", layers=1, precision=precision
+        ),
+    )
+
+    assert seen == {computes_in}
+    saved = AutoModelForSequenceClassification.from_pretrained(tmp_path / precision)
+    assert {p.dtype for p in saved.parameters()} == {torch.float32}
+    assert card.hyperparameters["precision"].startswith(precision)
