@@ -36,8 +36,10 @@ from app.sentiment.registry import (
 from app.sentiment.text import clean
 from tests.sentiment.conftest import TINY_EVAL, TinyModel
 
-TOLERANCE = 1e-9
-"""Both models pool in float64; the negated head differs from the other in its signs alone."""
+TOLERANCE = 1e-6
+"""The negated head differs from the other in its signs alone, and both pool in float64; but the
+texts read again are batched among fewer texts (other padding, other shapes of matrix product),
+where fp32 kernels may round differently: up to 1.7e-8 apart on an AMD host with AVX-512."""
 TEXTS = [
     "A wonderful film.<br /><br />The acting is superb and the music soars!",
     "I hated every minute of it; a dull, lifeless mess. The worst film of the year.",
