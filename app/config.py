@@ -79,7 +79,11 @@ class Settings(BaseSettings):
         "thread; set false when separate `textflix worker` processes do the scoring.",
     )
     scoring_batch_size: int = Field(
-        default=32, ge=1, le=4096, description="Reviews a worker claims and scores at a time."
+        default=128,
+        ge=1,
+        le=4096,
+        description="Reviews a worker claims and scores at a time (larger claims pad less; "
+        "a page someone opens waits for the batch in flight).",
     )
     claim_timeout_seconds: float = Field(
         default=300.0,

@@ -2,7 +2,7 @@
 worker(s), as a new site does on its first start.
 
     python bench/bench_end_to_end.py --model models/NAME [--limit N] [--db sqlite|postgres]
-        [--postgres-url URL] [--workers 1] [--batch-size 32]
+        [--postgres-url URL] [--workers 1] [--batch-size 128]
 
 Creates the schema in a fresh database (a SQLite file in a temporary folder, or a schema of its
 own on the PostgreSQL server of `--postgres-url`), imports the aclImdb reviews from the archive
