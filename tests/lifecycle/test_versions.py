@@ -91,6 +91,7 @@ def test_an_interrupted_promotion_keeps_the_old_version_and_resumes(
     session_factory: sessionmaker[Session],
     session: Session,
 ) -> None:
+    settings = settings.model_copy(update={"scoring_batch_size": 32})  # 70 reviews: 3 batches
     movie = make_movie(session)
     for i in range(70):
         make_review(session, movie=movie, body=f"great {i}")
