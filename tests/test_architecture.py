@@ -24,6 +24,7 @@ THIRD_PARTY = {
     "onnxruntime",
     "onnx",
     "openvino",
+    "nncf",
 }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import Settings
-from app.lifecycle.datasets import backend_sample
+from app.lifecycle.datasets import backend_sample, calibration_texts
 from app.sentiment import versions
 from app.sentiment.classifier import Classifier
 from app.sentiment.dynamic_batching import DynamicBatcher
@@ -29,6 +29,7 @@ def load_model(settings: Settings, path: Path) -> Classifier:
         threads=settings.model_threads,
         sentences=settings.sentence_scores,
         sample=lambda: backend_sample(settings=settings),
+        calibration=lambda: calibration_texts(settings=settings),
     )
 
 

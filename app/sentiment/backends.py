@@ -1,5 +1,5 @@
 """How the encoder runs: fp32, dynamic int8 or bf16 in PyTorch, fp32 or int8 in ONNX Runtime,
-OpenVINO; fp16, bf16 or fp32 on CUDA.
+OpenVINO in its own precision or in static int8 (calibrated); fp16, bf16 or fp32 on CUDA.
 
 Every backend maps padded token ids and their attention mask to the encoder's final hidden
 states (float32, on the CPU); the engine pools them and applies the head itself, so the review
@@ -10,6 +10,7 @@ ENGINE_DIR, with the exported ONNX file, so that no start repeats the work.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import hashlib
@@ -18,9 +19,10 @@ import json
 import logging
 import os
 import platform
+import sys
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol, cast, get_args
@@ -31,9 +33,11 @@ from transformers import PreTrainedModel
 
 log = logging.getLogger(__name__)
 
-Backend = Literal["fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "fp16"]
+Backend = Literal[
+    "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "openvino-int8", "fp16"
+]
 BackendSetting = Literal[
-    "auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "fp16"
+    "auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "openvino-int8", "fp16"
 ]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 ENGINE_DIR = "engine"
@@ -42,6 +46,12 @@ CHOICE_FILE = "backend.json"
 ACCURACY_TOLERANCE = 0.005
 """A faster backend is chosen only if it loses at most half a point of accuracy to fp32."""
 ONNX_OPSET = 17
+
+Batches = Iterable[tuple[torch.Tensor, torch.Tensor]]
+"""Padded token ids and attention masks, batch by batch, as the engine feeds the encoder."""
+Calibration = Callable[[], Batches]
+"""The batches a statically quantised backend calibrates on (the engine's own batches of
+unlabeled in-domain texts), made only when the quantised encoder is not cached yet."""
 
 
 class Encoder(Protocol):
@@ -134,8 +144,8 @@ BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 def available(device: torch.device) -> list[Backend]:
     """The backends that can run here: on CUDA fp16 (autocast), bf16 (its weights) and fp32;
     on the CPU fp32, int8, bf16 (PyTorch emulates it on a CPU without bf16 instructions: right,
-    but slow), ONNX Runtime fp32 and int8 when onnxruntime is installed, and OpenVINO when
-    openvino is."""
+    but slow), ONNX Runtime fp32 and int8 when onnxruntime is installed, OpenVINO when
+    openvino is, and OpenVINO int8 when NNCF (its quantiser) is too."""
     if device.type == "cuda":
         return ["fp16", "bf16", "fp32"]
     backends: list[Backend] = ["fp32", "int8", "bf16"]
@@ -143,6 +153,8 @@ def available(device: torch.device) -> list[Backend]:
         backends.extend(["onnx-fp32", "onnx-int8"])
     if importlib.util.find_spec("openvino") is not None:
         backends.append("openvino")
+        if importlib.util.find_spec("nncf") is not None:
+            backends.append("openvino-int8")
     return backends
 
 
@@ -174,13 +186,16 @@ def build_encoder(
     device: torch.device,
     threads: int,
     cache_dir: Path | None,
+    calibration: Calibration | None = None,
 ) -> Encoder:
-    """The encoder of `model` (a MeanPoolingForSequenceClassification) run by `backend`."""
+    """The encoder of `model` (a MeanPoolingForSequenceClassification) run by `backend`
+    (`openvino-int8` calibrates on `calibration` the first time)."""
     if backend not in available(device):
         raise ValueError(
             f"backend {backend!r} cannot run on {device.type}: one of {available(device)}"
             + ("; `pip install onnxruntime` adds it" if backend.startswith("onnx") else "")
             + ("; `pip install openvino` adds it" if backend == "openvino" else "")
+            + ("; `pip install openvino nncf` adds it" if backend == "openvino-int8" else "")
         )
     encoder = cast(nn.Module, model.encoder)
     if backend == "fp32":
@@ -207,6 +222,9 @@ def build_encoder(
         return TorchEncoder(quantized, device=device)
     if backend == "openvino":
         return OpenVinoEncoder(openvino_file(encoder, cache_dir=cache_dir), threads=threads)
+    if backend == "openvino-int8":
+        path = openvino_int8_file(encoder, cache_dir=cache_dir, calibration=calibration)
+        return OpenVinoEncoder(path, threads=threads)
     path = onnx_file(encoder, cache_dir=cache_dir, int8=backend == "onnx-int8")
     return OnnxEncoder(path, threads=threads)
 
@@ -239,6 +257,54 @@ def openvino_file(encoder: nn.Module, *, cache_dir: Path | None) -> Path:
         # The weights first: an .xml under its final name always has its .bin beside it.
         partial.with_suffix(".bin").rename(path.with_suffix(".bin"))
         partial.rename(path)
+    return path
+
+
+def openvino_int8_file(
+    encoder: nn.Module, *, cache_dir: Path | None, calibration: Calibration | None
+) -> Path:
+    """The OpenVINO encoder quantised to int8 by NNCF (OpenVINO's own quantiser): weights per
+    channel, activations with ranges measured on the `calibration` batches (so the int8 kernels
+    run from one layer to the next without a float pass in between), in its transformer mode
+    (SmoothQuant first, softmax and layer norms kept in float): made once per weights and kept
+    in `cache_dir`. Measured on the AMD EPYC host (AVX-512 VNNI, no AMX), 600 aclImdb test
+    reviews, interleaved in one process (2026-12-06): 69-74 reviews/s against 42-46 for
+    `openvino` and `onnx-int8`, P(positive) 0.006 from fp32's on average (`onnx-int8`: 0.019),
+    88.2% against fp32's 88.5 (`onnx-int8`: 86.8)."""
+    folder = _writable(cache_dir)
+    path = folder / f"encoder-openvino-int8-{weights_fingerprint(encoder)}.xml"
+    if path.is_file():
+        return path
+    if calibration is None:
+        raise ValueError(
+            "openvino-int8 calibrates on unlabeled in-domain texts the first time, and none "
+            "were given (the app gives aclImdb train reviews when a local copy is there)"
+        )
+    import nncf
+    import openvino
+
+    # NNCF logs and draws its progress on stdout, where `textflix predict` writes its results.
+    for handler in logging.getLogger("nncf").handlers:
+        if type(handler) is logging.StreamHandler:  # its console handler (not a log file)
+            handler.setStream(sys.stderr)
+    source = openvino_file(encoder, cache_dir=cache_dir)
+    batches = [(ids.numpy(), mask.numpy()) for ids, mask in calibration()]
+    if not batches:
+        raise ValueError("openvino-int8 needs at least one batch of texts to calibrate on")
+    log.info("quantising the encoder to int8 on %d batches (once per model version)", len(batches))
+    model = openvino.Core().read_model(source)
+    names = [port.get_any_name() for port in model.inputs]
+    with contextlib.redirect_stdout(sys.stderr):
+        quantized = nncf.quantize(
+            model,
+            nncf.Dataset(batches, lambda batch: dict(zip(names, batch, strict=True))),
+            model_type=nncf.ModelType.TRANSFORMER,
+            subset_size=len(batches),
+        )
+    partial = folder / f".{path.stem}.partial.xml"
+    openvino.save_model(quantized, partial, compress_to_fp16=False)
+    partial.with_suffix(".bin").rename(path.with_suffix(".bin"))
+    partial.rename(path)
     return path
 
 

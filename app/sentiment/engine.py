@@ -68,6 +68,9 @@ alone in a pass of its own as before the engine (see bench/bench_engine.py for h
 differ on real reviews)."""
 Sample = Callable[[], Sequence[tuple[str, int]]]
 """Held-out labeled texts to measure backends on, fetched only when a measurement is needed."""
+CalibrationTexts = Callable[[], Sequence[str]]
+"""Unlabeled in-domain texts that a statically quantised backend (`openvino-int8`) measures its
+activation ranges on, fetched only when it is built for the first time for a model."""
 
 
 def resolve_device(setting: str) -> torch.device:
@@ -139,6 +142,7 @@ class ScoringEngine:
         threads: int | None = None,
         cache_dir: Path | None = None,
         sentences: SentenceReading = "in-context",
+        calibration: CalibrationTexts | None = None,
     ) -> None:
         if model.config.num_labels != 2:
             raise ValueError(
@@ -155,6 +159,7 @@ class ScoringEngine:
         self.token_budget = token_budget
         self.threads = torch_thread.run(torch.get_num_threads)
         self.cache_dir = cache_dir
+        self.calibration = calibration
         self.sentences = sentences
         # transformers wraps `to` in a way mypy misreads; the call is the plain nn.Module one.
         self.model = model.to(self.device).eval()  # type: ignore[arg-type]
@@ -181,10 +186,12 @@ class ScoringEngine:
         batch_size: int = DEFAULT_BATCH_SIZE,
         token_budget: int = DEFAULT_TOKEN_BUDGET,
         sentences: SentenceReading = "in-context",
+        calibration: CalibrationTexts | None = None,
     ) -> ScoringEngine:
         """The model saved in `path` (Hugging Face format), named after the folder. With
         backend "auto", the backend measured for it on this host before, or measured now on
-        `sample` (held-out labeled texts), or fp32 when there is no sample."""
+        `sample` (held-out labeled texts), or fp32 when there is no sample. `calibration`:
+        what `openvino-int8` calibrates on (without it, that backend is not measured)."""
         if not (path / "config.json").is_file():
             raise ModelNotFoundError(
                 f"no model in {path} (no config.json): run `textflix train` to make one"
@@ -203,6 +210,7 @@ class ScoringEngine:
             threads=threads,
             cache_dir=path / backends.ENGINE_DIR,
             sentences=sentences,
+            calibration=calibration,
         )
         if backend == "auto":
             engine.use_backend(engine.choose_backend(sample))
@@ -218,8 +226,13 @@ class ScoringEngine:
             device=self.device,
             threads=self.threads,
             cache_dir=self.cache_dir,
+            calibration=self._calibration(),
         )
         self.backend = backend
+
+    def _calibration(self) -> backends.Calibration | None:
+        texts = self.calibration
+        return None if texts is None else lambda: self._encoder_inputs(texts())
 
     def choose_backend(self, sample: Sample | None) -> Backend:
         """The fastest backend here whose accuracy on `sample` stays within half a point of
@@ -244,6 +257,9 @@ class ScoringEngine:
         log.info("measuring backends on %d held-out reviews (once per model)", len(examples))
         self.measurements = []
         for name in backends.candidates(self.device):
+            if name == "openvino-int8" and self.calibration is None:
+                log.info("no texts to calibrate openvino-int8 on: not measuring it")
+                continue
             try:
                 self.measurements.append(self.measure(name, examples))
             except Exception:  # a backend that fails here is not one to serve with
@@ -402,6 +418,21 @@ class ScoringEngine:
                     )
         return plan
 
+    def _encoder_inputs(self, texts: Sequence[str]) -> backends.Batches:
+        """What the encoder reads to score `texts`, in the batches scoring makes them in."""
+        plan = self.prepare("analyze", texts).plan
+        pad_id = self.tokenizer.pad_token_id or 0
+        for batch in self._batches(plan):
+            yield pad_batch([plan.rows[row] for row in batch], pad_id=pad_id, multiple=PAD_MULTIPLE)
+
+    def _batches(self, plan: _Plan) -> list[list[int]]:
+        """The plan's rows packed by length under the token budget (see batching.pack)."""
+        return pack(
+            [padded_length(len(row), PAD_MULTIPLE) for row in plan.rows],
+            token_budget=self.token_budget,
+            max_rows=self.batch_size,
+        )
+
     def _score(self, plan: _Plan) -> torch.Tensor:
         """P(positive) of every target of the plan. The tensor work runs in the PyTorch thread
         (see torch_thread), one batch at a time, so that callers take turns batch by batch."""
@@ -409,12 +440,7 @@ class ScoringEngine:
         pooled = torch_thread.run(
             torch.zeros, (plan.n_targets, head.in_features), dtype=torch.float64
         )
-        batches = pack(
-            [padded_length(len(row), PAD_MULTIPLE) for row in plan.rows],
-            token_budget=self.token_budget,
-            max_rows=self.batch_size,
-        )
-        for batch in batches:
+        for batch in self._batches(plan):
             torch_thread.run(self._pool_batch, plan, batch, pooled)
         return torch_thread.run(self._head, pooled)
 

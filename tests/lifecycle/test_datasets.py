@@ -6,7 +6,7 @@ import tarfile
 from pathlib import Path
 
 from app.config import Settings
-from app.lifecycle.datasets import aclimdb_pools, aclimdb_source
+from app.lifecycle.datasets import aclimdb_pools, aclimdb_source, calibration_texts
 from app.sentiment.data import describe
 from tests.importers.datasets import write_aclimdb
 
@@ -39,3 +39,17 @@ def test_real_archive_sample(aclimdb_archive: Path) -> None:
     assert describe(held_out) == "40 (20 positive, 20 negative)"
     assert not any("<br" in text for text, _ in train + held_out)
     assert pools.size("train") == pools.size("test") == 25_000
+
+
+def test_int8_calibrates_on_train_reviews_only_and_never_downloads(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_aclimdb(data)
+    settings = _settings(data)
+    every = aclimdb_pools(settings=settings, progress=False)
+
+    texts = calibration_texts(settings=settings)
+
+    assert texts and set(texts) <= set(every.train_texts())
+    assert not set(texts) & {text for text, _ in every.eval_sample(None)}
+    assert texts == calibration_texts(settings=settings)  # the same for every model
+    assert calibration_texts(settings=_settings(tmp_path / "empty")) == []

@@ -45,11 +45,18 @@ and the engine pools the final states in float64: it moved P(positive) of these 
 most 0.0009 (AMX host)."""
 
 OPENVINO_TOLERANCE = BF16_TOLERANCE
+"""OpenVINO computes in bf16 on CPUs with bf16 instructions (fp32 elsewhere): bf16's bound."""
 CUDA_FP32_TOLERANCE = 1e-4
 """fp32 on a GPU against fp32 on the CPU: the same arithmetic in another order (no TF32)."""
 FP16_TOLERANCE = BF16_TOLERANCE
 """fp16 under autocast on CUDA: more mantissa than bf16, and the same stated bound."""
-"""OpenVINO computes in bf16 on CPUs with bf16 instructions (fp32 elsewhere): bf16's bound."""
+
+CALIBRATION = [
+    "A dull, lifeless film with nothing to say.",
+    "Wonderful acting, a sharp script and a score I still hum. Go and see it.",
+    "It starts well. Then it drags for an hour, and the twist is obvious from the poster.",
+]
+"""Texts for a statically quantised backend to calibrate on, none of them among TEXTS."""
 
 LONG = (
     "The first act is slow and the dialogue is clumsy. " * 4
@@ -281,6 +288,7 @@ def test_sentences_read_alone_score_as_texts_of_their_own(
         ("onnx-fp32", ONNX_FP32_TOLERANCE),
         ("onnx-int8", INT8_TOLERANCE),
         ("openvino", OPENVINO_TOLERANCE),
+        ("openvino-int8", INT8_TOLERANCE),
     ],
 )
 def test_other_backends_stay_close_to_fp32(
@@ -289,14 +297,29 @@ def test_other_backends_stay_close_to_fp32(
     backend: str,
     tolerance: float,
     tmp_path: Path,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     if backend.startswith("onnx"):
         pytest.importorskip("onnxruntime")
-    if backend == "openvino":
+    if backend.startswith("openvino"):
         pytest.importorskip("openvino")
+    if backend == "openvino-int8":
+        pytest.importorskip("nncf")
     model, tokenizer = anchored
+    calibrated: list[int] = []
+
+    def calibration() -> list[str]:
+        calibrated.append(1)
+        return CALIBRATION
+
     fast = ScoringEngine(
-        model, tokenizer, version="anchored", device="cpu", backend=backend, cache_dir=tmp_path
+        model,
+        tokenizer,
+        version="anchored",
+        device="cpu",
+        backend=backend,
+        cache_dir=tmp_path,
+        calibration=calibration,
     )
 
     reference, quantized = engine.analyze(TEXTS), fast.analyze(TEXTS)
@@ -327,6 +350,36 @@ def test_other_backends_stay_close_to_fp32(
         stamp = converted.stat().st_mtime_ns
         ScoringEngine(model, tokenizer, version="again", backend="openvino", cache_dir=tmp_path)
         assert converted.stat().st_mtime_ns == stamp  # converted once, then reused
+    if backend == "openvino-int8":
+        assert calibrated == [1]
+        [quantized_file] = tmp_path.glob("encoder-openvino-int8-*.xml")
+        assert quantized_file.with_suffix(".bin").is_file()
+        # Quantised once, then reused: without texts to calibrate on, as a later start has.
+        ScoringEngine(model, tokenizer, version="again", backend=backend, cache_dir=tmp_path)
+        # NNCF's log and progress stay off stdout, where `textflix predict` writes results.
+        assert capfd.readouterr().out == ""
+    else:
+        assert calibrated == []  # only a statically quantised backend calibrates
+
+
+def test_openvino_int8_without_texts_to_calibrate_on_says_so_and_auto_leaves_it_out(
+    anchored: tuple[PreTrainedModel, PreTrainedTokenizerBase],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("nncf")
+    model, tokenizer = anchored
+    with pytest.raises(ValueError, match="calibrates on unlabeled in-domain texts"):
+        ScoringEngine(model, tokenizer, version="a", backend="openvino-int8", cache_dir=tmp_path)
+    model.save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    monkeypatch.setattr(backends, "available", lambda device: ["fp32", "openvino-int8"])
+    sample = [(TEXTS[2], 1), (TEXTS[4], 0)]
+
+    auto = ScoringEngine.from_pretrained(tmp_path / "m", device="cpu", sample=lambda: sample)
+
+    assert auto.backend == "fp32"
+    assert [m.backend for m in auto.measurements] == ["fp32"]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
