@@ -53,6 +53,11 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN_BUDGET = 2048
 """Padded tokens per batch: large enough to keep the cores busy, small enough to stay in cache."""
+CALIBRATION_TOKEN_BUDGET = 512
+"""Padded tokens per batch of the texts a quantiser calibrates on: its statistics pass keeps
+every quantised layer's input of a batch at once, and on the AMD host batches of 2,048 tokens
+took the start-up measurement's peak memory to 1,499 MiB against 1,091 with 512 (the same
+accuracy, the same time)."""
 DEFAULT_BATCH_SIZE = 64
 """At most this many windows per batch, however short."""
 PAD_MULTIPLE = 16
@@ -232,7 +237,9 @@ class ScoringEngine:
 
     def _calibration(self) -> backends.Calibration | None:
         texts = self.calibration
-        return None if texts is None else lambda: self._encoder_inputs(texts())
+        if texts is None:
+            return None
+        return lambda: self._encoder_inputs(texts(), token_budget=CALIBRATION_TOKEN_BUDGET)
 
     def choose_backend(self, sample: Sample | None) -> Backend:
         """The fastest backend here whose accuracy on `sample` stays within half a point of
@@ -418,18 +425,19 @@ class ScoringEngine:
                     )
         return plan
 
-    def _encoder_inputs(self, texts: Sequence[str]) -> backends.Batches:
-        """What the encoder reads to score `texts`, in the batches scoring makes them in."""
+    def _encoder_inputs(self, texts: Sequence[str], *, token_budget: int) -> backends.Batches:
+        """What the encoder reads to score `texts`, batched as scoring would (under
+        `token_budget`)."""
         plan = self.prepare("analyze", texts).plan
         pad_id = self.tokenizer.pad_token_id or 0
-        for batch in self._batches(plan):
+        for batch in self._batches(plan, token_budget=token_budget):
             yield pad_batch([plan.rows[row] for row in batch], pad_id=pad_id, multiple=PAD_MULTIPLE)
 
-    def _batches(self, plan: _Plan) -> list[list[int]]:
+    def _batches(self, plan: _Plan, *, token_budget: int | None = None) -> list[list[int]]:
         """The plan's rows packed by length under the token budget (see batching.pack)."""
         return pack(
             [padded_length(len(row), PAD_MULTIPLE) for row in plan.rows],
-            token_budget=self.token_budget,
+            token_budget=token_budget or self.token_budget,
             max_rows=self.batch_size,
         )
 
