@@ -270,7 +270,9 @@ def openvino_int8_file(
     in `cache_dir`. Measured on the AMD EPYC host (AVX-512 VNNI, no AMX), 600 aclImdb test
     reviews, interleaved in one process (2026-12-06): 69-74 reviews/s against 42-46 for
     `openvino` and `onnx-int8`, P(positive) 0.006 from fp32's on average (`onnx-int8`: 0.019),
-    88.2% against fp32's 88.5 (`onnx-int8`: 86.8)."""
+    88.2% against fp32's 88.5 (`onnx-int8`: 86.8); in the bench's 1,000 other reviews 0.6 point
+    below fp32, just outside `auto`'s half point (as `onnx-int8` there): which of them `auto`
+    picks can depend on the sample it measures on."""
     folder = _writable(cache_dir)
     path = folder / f"encoder-openvino-int8-{weights_fingerprint(encoder)}.xml"
     if path.is_file():
