@@ -96,8 +96,9 @@ def main() -> None:
     folder = args.model_dir or current_model_dir(settings.models_dir)
     if folder is None:
         sys.exit(f"no trained model in {settings.models_dir}: run `textflix train` first")
+    pools = aclimdb_pools(settings=settings, progress=False)
     # What `openvino-int8` calibrates on, as the app gives it (aclImdb train reviews).
-    calibration = functools.partial(calibration_texts, settings=settings)
+    calibration = functools.partial(calibration_texts, pools)
     engine = ScoringEngine.from_pretrained(
         folder,
         device=args.device,
@@ -107,7 +108,7 @@ def main() -> None:
         token_budget=budgets[0],
         calibration=calibration,
     )
-    examples = aclimdb_pools(settings=settings, progress=False).eval_sample(args.n)
+    examples = pools.eval_sample(args.n)
     texts, labels = [text for text, _ in examples], [label for _, label in examples]
     lengths = [len(engine.tokenizer(t, verbose=False)["input_ids"]) for t in texts]
 

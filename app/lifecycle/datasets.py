@@ -40,16 +40,21 @@ def aclimdb_pools(*, settings: Settings, progress: bool = True) -> Pools:
     return Pools(LabeledText(r.split, r.review_id, clean(r.text), r.label) for r in reviews)
 
 
-def backend_sample(*, settings: Settings) -> list[Example]:
-    """Held-out aclImdb test reviews to choose the scoring backend on; none when there is no
-    local copy (a server start never downloads the dataset for this)."""
-    if settings.backend_sample_size == 0:
-        return []
+def local_pools(*, settings: Settings) -> Pools | None:
+    """Both aclImdb splits from the local copy in the data folder, or None without one: what
+    scoring backends are measured and calibrated on (a server start never downloads it)."""
     if not any((settings.data_dir / name).exists() for name in LOCAL_COPIES):
-        log.info("no aclImdb in %s to measure scoring backends on", settings.data_dir)
+        log.info("no aclImdb in %s to measure or calibrate scoring backends on", settings.data_dir)
+        return None
+    return aclimdb_pools(settings=settings, progress=False)
+
+
+def backend_sample(pools: Pools | None, *, size: int) -> list[Example]:
+    """`size` held-out aclImdb test reviews to choose the scoring backend on (none without a
+    local copy)."""
+    if pools is None:
         return []
-    pools = aclimdb_pools(settings=settings, progress=False)
-    return pools.eval_sample(min(settings.backend_sample_size, pools.size("test")))
+    return pools.eval_sample(min(size, pools.size("test")))
 
 
 CALIBRATION_TEXTS = 300
@@ -57,14 +62,12 @@ CALIBRATION_TEXTS = 300
 the test split stays for measuring). Quantising on them took 35 s on 2 cores, once per model."""
 
 
-def calibration_texts(*, settings: Settings) -> list[str]:
+def calibration_texts(pools: Pools | None) -> list[str]:
     """Unlabeled in-domain texts for int8 with static ranges to calibrate on: aclImdb train
-    reviews, the same for every model; none when there is no local copy (a server start never
-    downloads the dataset for this)."""
-    if not any((settings.data_dir / name).exists() for name in LOCAL_COPIES):
-        log.info("no aclImdb in %s to calibrate int8 scoring on", settings.data_dir)
+    reviews, the same for every model (none without a local copy)."""
+    if pools is None:
         return []
-    texts = aclimdb_pools(settings=settings, progress=False).train_texts()
+    texts = pools.train_texts()
     rng = random.Random("calibration")  # noqa: S311 (a sample, not a secret)
     return rng.sample(texts, min(CALIBRATION_TEXTS, len(texts)))
 

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.config import Settings
-from app.lifecycle.datasets import backend_sample, calibration_texts
+from app.lifecycle.datasets import backend_sample, calibration_texts, local_pools
 from app.sentiment import versions
 from app.sentiment.classifier import Classifier
+from app.sentiment.data import Pools
 from app.sentiment.dynamic_batching import DynamicBatcher
 from app.sentiment.registry import ModelNotFoundError, current_model_dir
 
@@ -22,15 +23,29 @@ NO_MODEL = "No trained model yet: run `textflix train` (about 5 minutes on a CPU
 def load_model(settings: Settings, path: Path) -> Classifier:
     """The classifier saved in `path`, on the device, backend, threads and sentence reading the
     settings ask for: the one way the app loads a model (to serve, compare or re-score)."""
-    return versions.load(
-        path,
-        device=settings.device,
-        backend=settings.model_backend,
-        threads=settings.model_threads,
-        sentences=settings.sentence_scores,
-        sample=lambda: backend_sample(settings=settings),
-        calibration=lambda: calibration_texts(settings=settings),
-    )
+    # The held-out sample and the calibration texts come from one reading of the dataset
+    # (about 6 s; a cascade's two models want both), fetched only if a backend is measured,
+    # and let go once the model is loaded.
+    read: dict[str, Pools | None] = {}
+
+    def pools() -> Pools | None:
+        if "pools" not in read:
+            read["pools"] = local_pools(settings=settings)
+        return read["pools"]
+
+    size = settings.backend_sample_size
+    try:
+        return versions.load(
+            path,
+            device=settings.device,
+            backend=settings.model_backend,
+            threads=settings.model_threads,
+            sentences=settings.sentence_scores,
+            sample=(lambda: backend_sample(pools(), size=size)) if size else None,
+            calibration=lambda: calibration_texts(pools()),
+        )
+    finally:
+        read.clear()
 
 
 def load_current(settings: Settings) -> tuple[Classifier | None, str | None]:

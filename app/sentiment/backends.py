@@ -158,14 +158,23 @@ def available(device: torch.device) -> list[Backend]:
     return backends
 
 
-def candidates(device: torch.device) -> list[Backend]:
+CALIBRATED: tuple[Backend, ...] = ("openvino-int8",)
+"""The backends that cannot be built without texts to calibrate on (the first time)."""
+
+
+def candidates(device: torch.device, *, calibrated: bool = True) -> list[Backend]:
     """The backends worth measuring here (the bench's rows): those available, less bf16 where
-    the CPU or GPU lacks bf16 arithmetic (emulated, it could never be the fastest)."""
+    the CPU or GPU lacks bf16 arithmetic (emulated, it could never be the fastest), and less
+    those that calibrate when there is nothing to calibrate on (`calibrated` False)."""
     if device.type == "cuda":
         native_bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     else:
         native_bf16 = any(flag in host()["instruction_sets"] for flag in BF16_FLAGS)
-    return [b for b in available(device) if b != "bf16" or native_bf16]
+    return [
+        b
+        for b in available(device)
+        if (b != "bf16" or native_bf16) and (calibrated or b not in CALIBRATED)
+    ]
 
 
 def unmeasured(device: torch.device) -> Backend:

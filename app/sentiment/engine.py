@@ -263,10 +263,7 @@ class ScoringEngine:
             return "fp32"
         log.info("measuring backends on %d held-out reviews (once per model)", len(examples))
         self.measurements = []
-        for name in backends.candidates(self.device):
-            if name == "openvino-int8" and self.calibration is None:
-                log.info("no texts to calibrate openvino-int8 on: not measuring it")
-                continue
+        for name in backends.candidates(self.device, calibrated=self.calibration is not None):
             try:
                 self.measurements.append(self.measure(name, examples))
             except Exception:  # a backend that fails here is not one to serve with

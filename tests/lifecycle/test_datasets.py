@@ -6,7 +6,7 @@ import tarfile
 from pathlib import Path
 
 from app.config import Settings
-from app.lifecycle.datasets import aclimdb_pools, aclimdb_source, calibration_texts
+from app.lifecycle.datasets import aclimdb_pools, aclimdb_source, calibration_texts, local_pools
 from app.sentiment.data import describe
 from tests.importers.datasets import write_aclimdb
 
@@ -47,9 +47,9 @@ def test_int8_calibrates_on_train_reviews_only_and_never_downloads(tmp_path: Pat
     settings = _settings(data)
     every = aclimdb_pools(settings=settings, progress=False)
 
-    texts = calibration_texts(settings=settings)
+    texts = calibration_texts(local_pools(settings=settings))
 
     assert texts and set(texts) <= set(every.train_texts())
     assert not set(texts) & {text for text, _ in every.eval_sample(None)}
-    assert texts == calibration_texts(settings=settings)  # the same for every model
-    assert calibration_texts(settings=_settings(tmp_path / "empty")) == []
+    assert texts == calibration_texts(local_pools(settings=settings))  # the same every time
+    assert calibration_texts(local_pools(settings=_settings(tmp_path / "empty"))) == []
