@@ -31,6 +31,13 @@ on the same N balanced aclImdb test reviews (whole texts):
   reviews/s its matrix multiplications alone would allow, beside what the engine reaches and
   where a batch's time goes (PyTorch's profiler, by kind of operation); on the CPU only.
 Prints figures only; nothing is asserted.
+
+To stand in for an AVX2-only host on an AVX-512 one (the same cores and caches, the runtimes
+kept to AVX2; the `capped` line of the output says so, and ONNX Runtime, which has no such
+switch, keeps AVX-512):
+
+    ONEDNN_MAX_CPU_ISA=AVX2 OV_CPU_MAX_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
+        ATEN_CPU_CAPABILITY=avx2 python bench/bench_engine.py ...
 """
 
 from __future__ import annotations
@@ -194,6 +201,9 @@ def describe_host(engine: ScoringEngine, folder: Path) -> None:
     host = backends.host()
     sets = ", ".join(host["instruction_sets"]) or "none of AVX2/AVX-512/VNNI/AMX"
     print(f"host      {host['cpu']}, {host['cores']} cores ({sets})")
+    if host.get("isa_caps"):
+        caps = ", ".join(f"{name}={value}" for name, value in host["isa_caps"].items())
+        print(f"capped    {caps} (ONNX Runtime keeps the CPU's instruction sets)")
     if engine.device.type == "cuda":
         print(
             f"gpu       {torch.cuda.get_device_name(engine.device)}, torch {torch.__version__}, "
@@ -208,6 +218,7 @@ def describe_host(engine: ScoringEngine, folder: Path) -> None:
         fingerprint=backends.weights_fingerprint(engine.model),
         threads=engine.threads,
         device=engine.device,
+        calibrated=engine.calibration is not None,
     )
     cached = backends.cached_choice(folder / backends.ENGINE_DIR, key)
     print(f"auto      {cached or 'not measured yet on this host (see the end)'}")

@@ -476,9 +476,28 @@ def pick(measurements: Sequence[Measurement], *, tolerance: float = ACCURACY_TOL
     return max(good, key=lambda m: m.reviews_per_second).backend
 
 
+ISA_CAPS = (
+    "ONEDNN_MAX_CPU_ISA",
+    "OV_CPU_MAX_ISA",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "ATEN_CPU_CAPABILITY",
+)
+"""Environment variables that keep the runtimes below the CPU's instruction sets (oneDNN, in
+PyTorch and in OpenVINO's CPU plugin; OpenVINO's own kernels; MKL, PyTorch's BLAS; PyTorch's own
+kernels), read once when each library loads. Set to AVX2 (avx2 for the last) on an AVX-512
+host they stand in for an AVX2-only host of the same cores and caches; ONNX Runtime has no such
+switch, so its kernels keep the CPU's instruction sets."""
+
+
+def isa_caps() -> dict[str, str]:
+    """The instruction-set caps this process runs under (empty: the CPU's own)."""
+    return {name: os.environ[name] for name in ISA_CAPS if os.environ.get(name)}
+
+
 @functools.cache
 def host() -> dict[str, Any]:
-    """What makes a backend fast or slow here: the CPU, its instruction sets, the threads."""
+    """What makes a backend fast or slow here: the CPU, its instruction sets (and any cap the
+    environment puts on them, see `ISA_CAPS`), the threads."""
     flags: set[str] = set()
     model = platform.processor() or platform.machine()
     try:
@@ -495,13 +514,16 @@ def host() -> dict[str, Any]:
         "cpu": model,
         "cores": os.cpu_count(),
         "instruction_sets": [flag for flag in wanted if flag in flags],
+        "isa_caps": isa_caps(),
     }
 
 
-def cache_key(*, fingerprint: str, threads: int, device: torch.device) -> dict[str, Any]:
+def cache_key(
+    *, fingerprint: str, threads: int, device: torch.device, calibrated: bool = True
+) -> dict[str, Any]:
     """What a cached choice depends on: the weights, the engine's code, the host, the threads,
     the runtimes, and the backends there were to measure (a new one is measured against the old
-    choice)."""
+    choice; so is one that calibrates, once there are texts to calibrate on)."""
     versions = {"torch": torch.__version__}
     if importlib.util.find_spec("onnxruntime") is not None:
         import onnxruntime
@@ -518,7 +540,7 @@ def cache_key(*, fingerprint: str, threads: int, device: torch.device) -> dict[s
         "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "threads": threads,
         "versions": versions,
-        "candidates": candidates(device),
+        "candidates": candidates(device, calibrated=calibrated),
     }
 
 

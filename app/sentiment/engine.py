@@ -253,6 +253,7 @@ class ScoringEngine:
             fingerprint=backends.weights_fingerprint(self.model),
             threads=self.threads,
             device=self.device,
+            calibrated=self.calibration is not None,
         )
         cached = backends.cached_choice(self.cache_dir, key)
         if cached is not None and cached in backends.available(self.device):

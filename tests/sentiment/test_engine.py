@@ -463,14 +463,59 @@ def test_auto_measures_once_per_model_and_keeps_the_choice_beside_it(
     assert record["key"]["threads"] == first.threads
     assert unmeasured.backend == "int8"
 
+    # Texts to calibrate on, where there were none, measure again (openvino-int8 among them).
+    monkeypatch.setattr(backends, "available", lambda device: ["fp32", "int8", "openvino-int8"])
+    measured: list[str] = []
+    real_measure = ScoringEngine.measure
+
+    def measure(self: ScoringEngine, backend: str, examples: list[tuple[str, int]]) -> object:
+        measured.append(backend)
+        if backend == "openvino-int8":  # its build is tested above; here only what is measured
+            return backends.Measurement(backend, 0.0, 0.0)
+        return real_measure(self, backend, examples)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ScoringEngine, "measure", measure)
+    ScoringEngine.from_pretrained(tmp_path / "m", device="cpu", sample=sample)
+    assert measured == []  # nothing to calibrate on: the same candidates, the cached choice
+    ScoringEngine.from_pretrained(
+        tmp_path / "m", device="cpu", sample=sample, calibration=lambda: [TEXTS[2]]
+    )
+    assert measured == ["fp32", "int8", "openvino-int8"]
+    assert asked == [1, 1]
+
     # New engine code (other windows, other batches) measures again.
     monkeypatch.setattr(backends, "code_fingerprint", lambda: "other code")
     ScoringEngine.from_pretrained(tmp_path / "m", device="cpu", sample=sample)
-    assert asked == [1, 1]
+    assert asked == [1, 1, 1]
     assert (
         json.loads((tmp_path / "m" / "engine" / "backend.json").read_text())["key"]["engine"]
         == "other code"
     )
+
+
+def test_an_instruction_set_cap_is_part_of_the_host_a_choice_was_measured_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def key() -> dict[str, object]:
+        backends.host.cache_clear()  # the host is read once per process, caps with it
+        return backends.cache_key(fingerprint="w", threads=2, device=torch.device("cpu"))
+
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("OV_CPU_MAX_ISA", raising=False)
+    uncapped = key()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("OV_CPU_MAX_ISA", "AVX2")
+    try:
+        capped = key()
+    finally:
+        monkeypatch.undo()
+        backends.host.cache_clear()
+
+    assert "ONEDNN_MAX_CPU_ISA" not in uncapped["isa_caps"]
+    assert capped["isa_caps"]["ONEDNN_MAX_CPU_ISA"] == "AVX2"
+    assert capped["isa_caps"]["OV_CPU_MAX_ISA"] == "AVX2"
+    # A choice measured at AVX-512 is not reused by a process kept to AVX2, nor the reverse.
+    assert capped != uncapped
 
 
 def test_callers_in_several_threads_share_one_pytorch_thread_and_get_the_same_scores(
