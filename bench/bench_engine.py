@@ -2,7 +2,7 @@
 
     python bench/bench_engine.py [MODEL_DIR] [--n 2000] [--batch-sizes 8,16,32,64]
                                  [--cheaper SMALL_MODEL_DIR] [--cascade CASCADE_DIR]
-                                 [--device cpu|cuda]
+                                 [--device cpu|cuda] [--backends fp32,openvino-int8,...]
                                  [--token-budgets 2048,...] [--engine-batch-size 64]
 
 MODEL_DIR defaults to the current model in models/ (`textflix train` makes one). In one run,
@@ -50,7 +50,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, get_args
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
@@ -68,6 +68,14 @@ from app.sentiment.text import split_sentences
 T = TypeVar("T")
 CHUNK = 64
 """Reviews handed to the engine per call, as the background scorer does."""
+ASKED: set[str] = set()
+"""The backends --backends asks for (empty: every one worth measuring here)."""
+
+
+def measured_backends(device: torch.device) -> list[backends.Backend]:
+    """The backends to give rows to: those worth measuring here, less those --backends leaves
+    out (fp32 always, the reference of the accuracy rule)."""
+    return [b for b in backends.candidates(device) if not ASKED or b in ASKED or b == "fp32"]
 
 
 def main() -> None:
@@ -94,9 +102,19 @@ def main() -> None:
         help="the engine's tokens per batch (padding included); several: rows at each",
     )
     parser.add_argument(
+        "--backends",
+        default="",
+        help="only these of the engine's backends, comma-separated (fp32 always; default: "
+        "every one worth measuring on this host)",
+    )
+    parser.add_argument(
         "--engine-batch-size", type=int, default=DEFAULT_BATCH_SIZE, help="windows per batch"
     )
     args = parser.parse_args()
+    ASKED.update(b for b in args.backends.split(",") if b)
+    unknown = ASKED - set(get_args(backends.Backend))
+    if unknown:
+        sys.exit(f"no such backend: {', '.join(sorted(unknown))}")
     budgets = [int(b) for b in args.token_budgets.split(",") if b]
 
     settings = Settings()
@@ -235,7 +253,7 @@ def engine_rows(
 ) -> dict[str, list[Analysis]]:
     """The engine on every backend, sentence scores included: a row each, added to `rows`."""
     analyses: dict[str, list[Analysis]] = {}
-    for backend in backends.candidates(engine.device):
+    for backend in measured_backends(engine.device):
         engine.use_backend(backend)
         seconds, analyses[backend] = timed(lambda: score(engine, texts))
         name = f"engine {backend}{model}, sentences in one pass{budget}"
@@ -251,9 +269,7 @@ def cascade_rows(
     backend auto chose for it here), sentence scores included."""
     layers = [m.model.config.encoder.num_hidden_layers for m in (cascade.first, cascade.second)]
     served = [m.choose_backend(None) for m in (cascade.first, cascade.second)]
-    settings = [
-        (backend, backend, backend) for backend in backends.candidates(cascade.first.device)
-    ]
+    settings = [(backend, backend, backend) for backend in measured_backends(cascade.first.device)]
     settings.append((f"as served {served[0]}>{served[1]}", served[0], served[1]))
     for label, first, second in settings:
         cascade.first.use_backend(first)
@@ -449,7 +465,7 @@ def print_latency(
         f"\nlatency of one median-length review ({lengths[median]} tokens) alone, "
         "sentences included:"
     )
-    for backend in backends.candidates(engine.device):
+    for backend in measured_backends(engine.device):
         engine.use_backend(backend)
         engine.analyze([texts[median]])
         times = []
@@ -493,7 +509,7 @@ def print_ceiling(
         f"({statistics.mean(lengths):.0f} tokens); 6x the pipeline's default is "
         f"{6 * default:.0f} reviews/s"
     )
-    for backend in backends.candidates(engine.device):
+    for backend in measured_backends(engine.device):
         dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}.get(backend)
         if dtype is None:
             continue
