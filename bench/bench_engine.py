@@ -33,8 +33,8 @@ on the same N balanced aclImdb test reviews (whole texts):
 Prints figures only; nothing is asserted.
 
 To stand in for an AVX2-only host on an AVX-512 one (the same cores and caches, the runtimes
-kept to AVX2; the `capped` line of the output says so, and ONNX Runtime, which has no such
-switch, keeps AVX-512):
+kept to AVX2; the `capped` line of the output says so; ONNX Runtime and PyTorch's int8
+kernels have no such switch and keep AVX-512, so leave `onnx-*` and `int8` out with --backends):
 
     ONEDNN_MAX_CPU_ISA=AVX2 OV_CPU_MAX_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 \
         ATEN_CPU_CAPABILITY=avx2 python bench/bench_engine.py ...
@@ -221,7 +221,7 @@ def describe_host(engine: ScoringEngine, folder: Path) -> None:
     print(f"host      {host['cpu']}, {host['cores']} cores ({sets})")
     if host.get("isa_caps"):
         caps = ", ".join(f"{name}={value}" for name, value in host["isa_caps"].items())
-        print(f"capped    {caps} (ONNX Runtime keeps the CPU's instruction sets)")
+        print(f"capped    {caps} (ONNX Runtime and PyTorch's int8 keep the CPU's own)")
     if engine.device.type == "cuda":
         print(
             f"gpu       {torch.cuda.get_device_name(engine.device)}, torch {torch.__version__}, "

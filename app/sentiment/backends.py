@@ -485,8 +485,9 @@ ISA_CAPS = (
 """Environment variables that keep the runtimes below the CPU's instruction sets (oneDNN, in
 PyTorch and in OpenVINO's CPU plugin; OpenVINO's own kernels; MKL, PyTorch's BLAS; PyTorch's own
 kernels), read once when each library loads. Set to AVX2 (avx2 for the last) on an AVX-512
-host they stand in for an AVX2-only host of the same cores and caches; ONNX Runtime has no such
-switch, so its kernels keep the CPU's instruction sets."""
+host they stand in for an AVX2-only host of the same cores and caches; ONNX Runtime's kernels
+(MLAS) and PyTorch's int8 ones (fbgemm) have no such switch and keep the CPU's instruction
+sets."""
 
 
 def isa_caps() -> dict[str, str]:
