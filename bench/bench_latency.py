@@ -3,6 +3,7 @@ dynamic batcher, side by side in one run.
 
     python bench/bench_latency.py --model models/NAME [--clients 8] [--requests 25]
         [--rounds 2] [--runs 30] [--max-wait-ms 5] [--max-batch 32] [--backend auto]
+        [--target-p95-ms 150]
 
 The model is loaded as the site loads it (TEXTFLIX_* settings; `--backend` overrides the
 backend). Every request is what a post or /api/sentiment asks of the model: one review, scored
@@ -17,8 +18,12 @@ whole and sentence by sentence (`analyze`). On balanced aclImdb test reviews it 
 
 Prints p50/p95 latency, throughput (per wall-clock second, and per second of this process's
 CPU time: on a machine shared with other jobs, eight busy threads take a larger share of the
-cores than one, which the wall-clock figure rewards) and the batched/direct ratios; asserts
-nothing.
+cores than one, which the wall-clock figure rewards) and the batched/direct ratios; then the
+cores' limit: the same reviews scored offline in the engine's own large batches (the most
+reviews a second these cores give this model), and what Little's law makes of it. Clients that
+each wait for their answer before asking again wait, on average, clients / throughput, however
+the requests are ordered or batched; so the throughput a p95 target needs, at the spread of
+latencies this run measured, is set beside the throughput the cores reach. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -93,6 +98,9 @@ def main() -> None:
     parser.add_argument("--max-wait-ms", type=float, default=None)
     parser.add_argument("--max-batch", type=int, default=None)
     parser.add_argument("--backend", default=None, help="default: TEXTFLIX_MODEL_BACKEND")
+    parser.add_argument(
+        "--target-p95-ms", type=float, default=150.0, help="the p95 the limit line measures against"
+    )
     args = parser.parse_args()
 
     settings = Settings()
@@ -138,6 +146,9 @@ def main() -> None:
             print(f"  round {round_ + 1}: {row.name} done", file=sys.stderr, flush=True)
     batcher.close(timeout=60)
     passes = model.calls[calls_before:]
+    started = time.perf_counter()
+    analyze(engine, texts)  # the clients' reviews, offline: the engine batches them its own way
+    offline_rate = len(texts) / (time.perf_counter() - started)
     print_table([*rows, direct, batched])
     print(
         f"\nbatched / direct, {args.clients} clients: throughput "
@@ -145,6 +156,12 @@ def main() -> None:
         f"x{batched.cpu_rate() / direct.cpu_rate():.2f}), p50 x{batched.p(50) / direct.p(50):.2f}, "
         f"p95 x{batched.p(95) / direct.p(95):.2f}; the batcher ran {len(passes)} passes for "
         f"{sum(passes)} requests (mean {statistics.mean(passes):.1f}, largest {max(passes)})"
+    )
+    print_limit(
+        batched,
+        offline_rate=offline_rate,
+        clients=args.clients,
+        target_ms=args.target_p95_ms,
     )
 
 
@@ -159,6 +176,30 @@ def concurrent(row: Row, scorer: Classifier, texts: list[str], *, clients: int) 
         row.latencies += [ms for share in pool.map(client, range(clients)) for ms in share]
     row.seconds += time.perf_counter() - started
     row.cpu_seconds += time.process_time() - cpu
+
+
+def print_limit(batched: Row, *, offline_rate: float, clients: int, target_ms: float) -> None:
+    """The cores' limit on latency under `clients` closed-loop clients (Little's law)."""
+    mean_ms = statistics.mean(batched.latencies)
+    spread = batched.p(95) / mean_ms
+    needed = clients * spread / (target_ms / 1000)
+    print(
+        f"\nthe cores' limit: the same reviews offline, in the engine's own batches: "
+        f"{offline_rate:.1f} reviews/s. {clients} clients that wait for each answer wait "
+        f"{clients} / throughput on average (Little's law): {1000 * clients / offline_rate:.0f} ms "
+        f"at that rate; through the batcher {batched.rate():.1f} reviews/s, so "
+        f"{1000 * clients / batched.rate():.0f} ms (measured mean {mean_ms:.0f} ms, p95 "
+        f"{batched.p(95):.0f} ms = {spread:.2f} x the mean). A p95 under {target_ms:g} ms at "
+        f"that spread needs about {needed:.0f} reviews/s through the batcher: "
+        + (
+            "no more than this run reached"
+            if needed <= batched.rate()
+            else f"within the cores' {offline_rate:.0f}, so the batcher's smaller passes "
+            f"({100 * batched.rate() / offline_rate:.0f}% of the offline rate) are what is short"
+            if needed <= offline_rate
+            else f"more than the cores' {offline_rate:.0f} (a faster model, runtime or more cores)"
+        )
+    )
 
 
 def timed_ms(scorer: Classifier, text: str) -> float:
