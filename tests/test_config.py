@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import get_args
+import subprocess
+import sys
 
 import pytest
 from pydantic import ValidationError
 
-from app.config import ModelBackend, Settings
+from app.config import Settings
 
 
 def test_database_url_comes_from_DATABASE_URL(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -33,7 +34,18 @@ def test_device_is_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         Settings(_env_file=None)  # type: ignore[call-arg]
 
 
-def test_the_backend_setting_offers_exactly_the_model_sides_backends() -> None:
-    from app.sentiment.backends import BackendSetting
+def test_the_backend_setting_offers_auto_and_every_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.sentiment.backends import BACKENDS
 
-    assert set(get_args(ModelBackend)) == set(get_args(BackendSetting))
+    for backend in ("auto", *BACKENDS):
+        monkeypatch.setenv("TEXTFLIX_MODEL_BACKEND", backend)
+        assert Settings(_env_file=None).model_backend == backend  # type: ignore[call-arg]
+    monkeypatch.setenv("TEXTFLIX_MODEL_BACKEND", "int4")
+    with pytest.raises(ValidationError):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+def test_reading_settings_loads_no_torch() -> None:
+    """The web side's settings and the backends' names stay light: no model runtime."""
+    code = "import sys, app.config; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0  # noqa: S603

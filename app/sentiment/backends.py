@@ -25,20 +25,16 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast, get_args
+from typing import Any, Protocol, cast, get_args
 
 import torch
 from torch import nn
 from transformers import PreTrainedModel
 
+from app.sentiment.backend_names import Backend
+
 log = logging.getLogger(__name__)
 
-Backend = Literal[
-    "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "openvino-int8", "fp16"
-]
-BackendSetting = Literal[
-    "auto", "fp32", "int8", "bf16", "onnx-fp32", "onnx-int8", "openvino", "openvino-int8", "fp16"
-]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 ENGINE_DIR = "engine"
 """The folder beside a model's weights holding its exported encoder and the backend chosen."""

@@ -34,7 +34,8 @@ from transformers import (
 )
 
 from app.sentiment import backends, torch_thread
-from app.sentiment.backends import Backend, BackendSetting, Measurement
+from app.sentiment.backend_names import Backend, BackendSetting
+from app.sentiment.backends import Measurement
 from app.sentiment.batching import (
     max_tokens,
     pack,

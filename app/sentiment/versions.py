@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.sentiment.backends import BackendSetting
+from app.sentiment.backend_names import BackendSetting
 from app.sentiment.baselines import NBSVM, BaselineClassifier
 from app.sentiment.cascade import Cascade, Members
 from app.sentiment.classifier import Classifier, TransformerClassifier
