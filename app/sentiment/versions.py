@@ -27,47 +27,30 @@ def load(
     ScoringEngine.from_pretrained for the backend, `sample` that measures it and `calibration`
     that int8 with static ranges calibrates on)."""
     model_dir(path.parent, path.name)  # ModelNotFoundError unless card and weights are there
+
+    def fine_tuned(folder: Path) -> TransformerClassifier:
+        kind = read_card(folder).kind
+        if kind != FINETUNE:
+            raise ModelNotFoundError(
+                f"{folder} holds a {kind} model: a cascade is made of fine-tuned ones"
+            )
+        return TransformerClassifier.from_pretrained(
+            folder,
+            device=device,
+            backend=backend,
+            threads=threads,
+            sample=sample,
+            sentences=sentences,
+            calibration=calibration,
+        )
+
     kind = read_card(path).kind
     if kind == NBSVM_KIND:
         return BaselineClassifier(NBSVM.load(path), version=path.name)
     if kind == CASCADE:
         members = Members.load(path)
         first, second = (
-            _engine(
-                model_dir(path.parent, name),
-                device,
-                backend,
-                threads,
-                sample,
-                sentences,
-                calibration,
-            )
-            for name in (members.first, members.second)
+            fine_tuned(model_dir(path.parent, name)) for name in (members.first, members.second)
         )
         return Cascade(first, second, certainty=members.certainty, version=path.name)
-    return _engine(path, device, backend, threads, sample, sentences, calibration)
-
-
-def _engine(
-    path: Path,
-    device: str,
-    backend: BackendSetting,
-    threads: int | None,
-    sample: Sample | None,
-    sentences: SentenceReading,
-    calibration: CalibrationTexts | None,
-) -> TransformerClassifier:
-    kind = read_card(path).kind
-    if kind != FINETUNE:
-        raise ModelNotFoundError(
-            f"{path} holds a {kind} model: a cascade is made of fine-tuned ones"
-        )
-    return TransformerClassifier.from_pretrained(
-        path,
-        device=device,
-        backend=backend,
-        threads=threads,
-        sample=sample,
-        sentences=sentences,
-        calibration=calibration,
-    )
+    return fine_tuned(path)
