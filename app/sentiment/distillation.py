@@ -20,9 +20,11 @@ from app.sentiment.data import SoftExample
 from app.sentiment.evaluation import predict_all
 
 
-def text_windows(texts: Sequence[str], *, words: int, seed: int) -> list[str]:
-    """One random stretch of `words` words of each text (the whole of a shorter one)."""
-    rng = random.Random(f"distillation-windows-{seed}")  # noqa: S311 (sampling, not secrets)
+def text_windows(texts: Sequence[str], *, words: int, seed: int, view: int = 0) -> list[str]:
+    """One random stretch of `words` words of each text (the whole of a shorter one); each
+    `view` draws the stretches afresh (view 0 is the one a single pass reads)."""
+    name = f"distillation-windows-{seed}" + (f"-view-{view}" if view else "")
+    rng = random.Random(name)  # noqa: S311 (sampling, not secrets)
     windows = []
     for text in texts:
         tokens = text.split()

@@ -56,6 +56,11 @@ LEVERS: dict[str, RecipeArguments] = {
     "finetune-distilled-6k-6epochs": RecipeArguments(
         adapt=False, distill=True, unlabeled=6000, student_epochs=6
     ),
+    # The same 4 passes, each over a fresh stretch of every review that the teacher labels in
+    # turn: more views of the same reviews (a "consistent and patient" teacher).
+    "finetune-distilled-6k-4views": RecipeArguments(
+        adapt=False, distill=True, unlabeled=6000, student_epochs=4, fresh_windows=True
+    ),
     # The 6,000 soft labels learned at temperature 2: how sure the teacher is, not only its side.
     "finetune-distilled-6k-t2": RecipeArguments(
         adapt=False, distill=True, unlabeled=6000, temperature=2.0
@@ -72,7 +77,12 @@ TEACHER = "teacher"
 # and the teacher in bf16 mixed precision, what `textflix train` does on a CPU with bf16
 # instructions (`TrainingArguments.precision`), to measure what it changes.
 BF16 = "-bf16"
-IN_BF16 = ("finetune" + BF16, "finetune-distilled-6k-4epochs" + BF16, TEACHER + BF16)
+IN_BF16 = (
+    "finetune" + BF16,
+    "finetune-distilled-6k-4epochs" + BF16,
+    "finetune-distilled-6k-4views" + BF16,
+    TEACHER + BF16,
+)
 RECIPE_MODELS = (*LEVERS, TEACHER, *(model for model in IN_BF16 if model != "finetune" + BF16))
 """The models that need the recipe's `Resources`."""
 # The baselines of the curve: bag-of-words NB-SVM, and mean token embeddings with a linear model.

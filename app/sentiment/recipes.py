@@ -67,6 +67,9 @@ class RecipeArguments:
     tokens of a training window)."""
     student_epochs: int = 2
     """Passes of the student over labeled and soft-labeled texts together."""
+    fresh_windows: bool = False
+    """Every pass of the student reads a fresh stretch of each unlabeled review, labeled by the
+    teacher (`student_epochs` times the labeling), instead of the same stretch every pass."""
     temperature: float = 1.0
     """The temperature the student learns the soft labels at (`training.train`'s
     `soft_temperature`; Hinton et al., 2015)."""
@@ -122,6 +125,8 @@ class RecipeArguments:
             pulled.append("distilled")
             if self.temperature != 1:
                 pulled.append(f"temperature {self.temperature:g}")
+            if self.fresh_windows:
+                pulled.append("fresh windows each pass")
         if self.student_layers is not None:
             pulled.append(f"{self.student_layers}-layer student")
         return " + ".join(pulled) or "none"
@@ -175,6 +180,7 @@ def train_with_recipe(
             f"{report['seconds']} s, loss {report['first_loss']} -> {report['last_loss']}"
         )
     soft: list[SoftExample] = []
+    views: list[list[SoftExample]] = []
     if recipe.student_layers is not None:
         model_args = replace(model_args, layers=recipe.student_layers)
     if recipe.distill:
@@ -190,7 +196,8 @@ def train_with_recipe(
             f"{teacher.card.base_model} fine-tuned on the same labels "
             f"({teacher.card.hyperparameters.get('epochs')} epochs, lr {recipe.teacher_lr})"
         )
-        soft = teacher_soft_labels(
+        label = partial(
+            teacher_soft_labels,
             resources=resources,
             teacher=teacher.path,
             exclude=[text for text, _ in (*train_examples, *calibration_examples)],
@@ -199,7 +206,14 @@ def train_with_recipe(
             seed=args.seed,
             progress=progress,
         )
+        soft = label()
+        if recipe.fresh_windows:
+            views = [label(view=view) for view in range(1, recipe.student_epochs)]
         notes["teacher"] = f"{taught}, soft labels on {len(soft)} unlabeled train reviews"
+        if views:
+            notes["teacher"] += (
+                f", a fresh stretch of each for every one of {1 + len(views)} passes"
+            )
         model_args = replace(model_args, epochs=recipe.student_epochs)
         teacher_metrics = {
             f"teacher_{key}": value
@@ -214,6 +228,7 @@ def train_with_recipe(
         eval_examples=eval_examples,
         calibration_examples=calibration_examples,
         soft_examples=soft,
+        soft_views=views,
         soft_temperature=recipe.temperature,
         args=model_args,
         dataset=dataset,
@@ -335,14 +350,16 @@ def teacher_soft_labels(
     n: int,
     words: int,
     seed: int,
+    view: int = 0,
     progress: bool = True,
 ) -> list[SoftExample]:
-    """The teacher's soft labels of `n` unlabeled texts (not in `exclude`), one window each:
-    cached in `resources.cache_dir`, under the teacher's name."""
+    """The teacher's soft labels of `n` unlabeled texts (not in `exclude`), one window each
+    (`distillation.text_windows`' `view`): cached in `resources.cache_dir`, under the
+    teacher's name."""
     excluded = set(exclude)
     pool = [text for text in resources.unlabeled_texts if text not in excluded]
     chosen = random.Random(f"unlabeled-{seed}").sample(pool, min(n, len(pool)))  # noqa: S311
-    windows = text_windows(chosen, words=words, seed=seed)
+    windows = text_windows(chosen, words=words, seed=seed, view=view)
     path = resources.cache_dir / "soft-labels" / f"{teacher.name}-{_digest(windows)}.json"
     if path.is_file():
         return [(text, float(p)) for text, p in json.loads(path.read_text())]

@@ -65,6 +65,7 @@ def train(
     eval_examples: Sequence[Example],
     calibration_examples: Sequence[Example] = (),
     soft_examples: Sequence[SoftExample] = (),
+    soft_views: Sequence[Sequence[SoftExample]] = (),
     soft_temperature: float = 1.0,
     args: TrainingArguments = TrainingArguments(),
     base_model_name: str = "",
@@ -81,7 +82,9 @@ def train(
     `soft_examples` are texts with a teacher's probability of positive instead of a label
     (distillation): the loss is the cross-entropy with that distribution, as it is with the
     one-hot distribution of a label, both at `soft_temperature` for the soft ones
-    (`distillation.soft_cross_entropy`). `notes` (how the recipe got here) join the card's
+    (`distillation.soft_cross_entropy`). `soft_views` are more views of the same texts for
+    later passes: pass 1 reads `soft_examples`, pass 2 `soft_views[0]` and so on, cycling
+    through them all. `notes` (how the recipe got here) join the card's
     hyperparameters, `extra_metrics` (such as a teacher's accuracy) its metrics."""
     if not train_examples:
         raise ValueError("no training examples")
@@ -95,16 +98,19 @@ def train(
         base_model=base_model, max_length=args.max_length, dropout=args.dropout, layers=args.layers
     )
     model.to(target)  # type: ignore[arg-type]  # (transformers' `to` wrapper confuses mypy)
-    targets = [*((text, float(label)) for text, label in train_examples), *soft_examples]
+    if any(len(view) != len(soft_examples) for view in soft_views):
+        raise ValueError("every view of the soft-labeled texts needs one text for each of them")
+    labeled = [(text, float(label)) for text, label in train_examples]
+    passes = [[*labeled, *view] for view in (soft_examples, *soft_views)]
     temperatures = [1.0] * len(train_examples) + [soft_temperature] * len(soft_examples)
-    epochs = args.epochs_for(len(targets))
+    epochs = args.epochs_for(len(passes[0]))
     started = time.perf_counter()
     if args.head_init == "anchors":
         anchor_head(model, tokenizer, texts=[text for text, _ in train_examples], seed=args.seed)
     train_loss = _fit(
         model,
         tokenizer,
-        targets,
+        passes,
         temperatures,
         args=args,
         epochs=epochs,
@@ -162,6 +168,7 @@ def train(
                 {
                     "soft_labeled_texts": len(soft_examples),
                     "distillation_temperature": soft_temperature,
+                    **({"soft_label_views": 1 + len(soft_views)} if soft_views else {}),
                 }
                 if soft_examples
                 else {}
@@ -268,7 +275,7 @@ def _card(
 def _fit(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    examples: Sequence[SoftExample],
+    passes: Sequence[Sequence[SoftExample]],
     temperatures: Sequence[float],
     *,
     args: TrainingArguments,
@@ -277,13 +284,18 @@ def _fit(
     rng: random.Random,
     progress: bool,
 ) -> float:
+    """Train on `passes[0]`, then `passes[1]`... cycling: the same number of texts each, their
+    `temperatures` in the same order; the last pass's mean loss."""
     batch_size = args.batch_size
     prefix, suffix = special_tokens(tokenizer)
     body = args.max_length - len(prefix) - len(suffix)
-    token_ids = tokenizer([text for text, _ in examples], add_special_tokens=False, verbose=False)
-    texts: list[list[int]] = [list(ids) for ids in token_ids["input_ids"]]
-    p_positive = [p for _, p in examples]
-    steps = epochs * math.ceil(len(examples) / batch_size)
+
+    def tokenized(examples: Sequence[SoftExample]) -> list[list[int]]:
+        ids = tokenizer([text for text, _ in examples], add_special_tokens=False, verbose=False)
+        return [list(text_ids) for text_ids in ids["input_ids"]]
+
+    views = [(tokenized(examples), [p for _, p in examples]) for examples in passes]
+    steps = epochs * math.ceil(len(temperatures) / batch_size)
     optimizer = _optimizer(model, lr=args.lr, weight_decay=args.weight_decay)
     schedule = _warmup_then_decay(optimizer, steps=steps, warmup_fraction=args.warmup_fraction)
     autocast = _AUTOCAST.get(training_precision(args.precision, device))
@@ -295,6 +307,7 @@ def _fit(
     epoch_loss = 0.0
     with tqdm(total=steps, desc="fine-tuning", unit="step", disable=not progress) as bar:
         for epoch in range(1, epochs + 1):
+            texts, p_positive = views[(epoch - 1) % len(views)]
             order = list(range(len(texts)))
             rng.shuffle(order)
             losses = []

@@ -21,7 +21,7 @@ from transformers import (
 )
 
 from app.lifecycle import pretrained
-from app.sentiment import backends, recipes
+from app.sentiment import backends, recipes, training
 from app.sentiment.arguments import TrainingArguments
 from app.sentiment.data import Example
 from app.sentiment.distillation import soft_cross_entropy, soft_labels, text_windows
@@ -127,6 +127,11 @@ def test_windows_are_short_random_and_reproducible() -> None:
     assert windows[1] == "short text"
     assert text_windows(texts, words=10, seed=0) == windows
     assert text_windows(texts, words=10, seed=1) != windows
+    # Another view of the same texts: other stretches, as reproducible; view 0 is the default.
+    fresh = text_windows(texts, words=10, seed=0, view=1)
+    assert fresh[0] != windows[0] and fresh[0] in texts[0] and fresh[1] == "short text"
+    assert text_windows(texts, words=10, seed=0, view=1) == fresh
+    assert text_windows(texts, words=10, seed=0, view=0) == windows
 
 
 def test_soft_labels_are_the_teachers_probabilities() -> None:
@@ -237,6 +242,74 @@ def test_the_best_recipe_uses_both_levers_and_caches_its_expensive_parts(
     assert trained[-1]["soft_examples"] == soft and trained[-1]["soft_temperature"] == 2.0
     assert warm.hyperparameters["recipe levers"] == "adapted + distilled + temperature 2"
     assert warm.hyperparameters["distillation_temperature"] == 2.0
+
+
+def test_fresh_windows_give_every_pass_its_own_labeled_stretch_of_the_same_reviews(
+    tmp_path: Path, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trained, labeled = _counting(monkeypatch, "train"), _counting(monkeypatch, "soft_labels")
+    long_texts = [" ".join(f"r{i}w{j}" for j in range(40)) for i in range(12)]
+    resources = replace(resources, unlabeled_texts=long_texts)
+    recipe = replace(TINY_RECIPE, adapt=False, student_epochs=3, fresh_windows=True)
+
+    card = _train(resources, tmp_path / "fresh", recipe)
+
+    student = trained[-1]
+    first, views = student["soft_examples"], student["soft_views"]
+    assert len(views) == 2 and all(len(view) == len(first) == 12 for view in views)
+    for one, other in [(first, views[0]), (first, views[1]), (views[0], views[1])]:
+        # The same review in the same place, mostly another stretch of it, each labeled.
+        assert [t.split()[0][:3] for t, _ in one] == [t.split()[0][:3] for t, _ in other]
+        assert sum(a != b for (a, _), (b, _) in zip(one, other, strict=True)) >= 6
+    assert all(0.0 <= p <= 1.0 for view in views for _, p in view)
+    assert len(labeled) == 3  # the teacher labeled each view once
+    assert card.hyperparameters["soft_label_views"] == 3
+    assert "fresh windows each pass" in str(card.hyperparameters["recipe levers"])
+
+    _train(resources, tmp_path / "again", recipe)
+    assert len(labeled) == 3 and trained[-1]["soft_views"] == views  # all cached
+
+
+def test_each_pass_reads_its_view_of_the_soft_labeled_texts(
+    tmp_path: Path, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read: list[list[int]] = []
+    original = training.random_window
+
+    def spy(ids: list[int], length: int, rng: Any) -> list[int]:
+        read.append(ids)
+        return original(ids, length, rng)
+
+    monkeypatch.setattr(training, "random_window", spy)
+    tokenizer = AutoTokenizer.from_pretrained(resources.base_model)
+    labeled = _examples()[:2]
+    common = {
+        "base_model": resources.base_model,
+        "train_examples": labeled,
+        "eval_examples": labeled,
+        "args": replace(TINY_ARGS, epochs=3, batch_size=8),
+        "progress": False,
+    }
+
+    training.train(
+        out_dir=tmp_path / "views",
+        soft_examples=[("alpha", 0.9)],
+        soft_views=[[("omega", 0.1)]],
+        **common,
+    )
+
+    soft_read = [
+        tokenizer.decode(ids) for ids in read if tokenizer.decode(ids) in ("alpha", "omega")
+    ]
+    assert soft_read == ["alpha", "omega", "alpha"]  # pass 1, 2, then the first view again
+    assert len(read) == 3 * 3
+    with pytest.raises(ValueError, match="every view"):
+        training.train(
+            out_dir=tmp_path / "uneven",
+            soft_examples=[("alpha", 0.9)],
+            soft_views=[[("omega", 0.1), ("beta", 0.2)]],
+            **common,
+        )
 
 
 def test_the_quick_recipe_pulls_no_lever(
