@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
@@ -132,13 +133,20 @@ def plot_learning_curve(
     reference: Mapping[int, float] | None = None,
     eval_size: int | None = None,
 ) -> None:
-    """Write a PNG of mean accuracy against n (log axis), one line per model."""
+    """Write a PNG of mean accuracy against n (log axis), one line per model, and below it,
+    where more than two models share a number of labels, every model there side by side."""
     from matplotlib.figure import Figure  # drawn off-screen: no pyplot, no backend to pick
 
     runs = _runs_on_one_test_sample(results_path, eval_size)
     by_cell = _accuracies(runs)
-    figure = Figure(figsize=(10, 4.8), layout="constrained")
-    axes = figure.add_subplot()
+    panel_n = busiest_size(runs)
+    panel = side_by_side(runs, panel_n) if panel_n is not None else []
+    figure = Figure(figsize=(10, 4.8 + 0.28 * len(panel)), layout="constrained")
+    axes, levers = (
+        figure.subplots(2, 1, height_ratios=[4.8, 0.28 * len(panel)])
+        if panel
+        else (figure.add_subplot(), None)
+    )
     most_seeds = max(len(accuracies) for accuracies in by_cell.values())
     for index, model in enumerate(_models_in(runs)):
         sizes = sorted(n for m, n in by_cell if m == model)
@@ -190,8 +198,67 @@ def plot_learning_curve(
     axes.set_title("Sentiment accuracy by amount of labeled data (bars: min–max over seeds)")
     axes.grid(alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
+    if levers is not None and panel_n is not None:
+        _plot_side_by_side(levers, panel, n=panel_n, reference=(reference or {}).get(panel_n))
     out_path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out_path, dpi=150)
+
+
+def busiest_size(runs: Iterable[Run]) -> int | None:
+    """The number of labels that the most models were measured at (the larger on a tie), if
+    more than two were: where the curve's points crowd and a panel of their own reads better."""
+    models_at: dict[int, set[str]] = defaultdict(set)
+    for run in runs:
+        models_at[run.n].add(run.model)
+    if not models_at:
+        return None
+    n = max(models_at, key=lambda size: (len(models_at[size]), size))
+    return n if len(models_at[n]) > 2 else None
+
+
+def side_by_side(runs: Iterable[Run], n: int) -> list[tuple[str, list[float]]]:
+    """Every model measured at `n` labels, by its label, with its accuracies (%), lowest mean
+    first."""
+    cells = _accuracies(run for run in runs if run.n == n)
+    rows = [
+        (LABELS.get(model, model), [100 * a for a in cells[model, n]])
+        for model in _models_in([run for run in runs if run.n == n])
+    ]
+    return sorted(rows, key=lambda row: statistics.fmean(row[1]))
+
+
+def _plot_side_by_side(
+    axes: Any, rows: list[tuple[str, list[float]]], *, n: int, reference: float | None
+) -> None:
+    """One row per model: each seed a dot, the mean a bar, the figure beside it."""
+    for y, (_, accuracies) in enumerate(rows):
+        mean = statistics.fmean(accuracies)
+        axes.plot(accuracies, [y] * len(accuracies), "o", color="tab:blue", alpha=0.6)
+        axes.plot([mean, mean], [y - 0.35, y + 0.35], color="black", linewidth=2)
+        spread = f" ± {statistics.stdev(accuracies):.1f}" if len(accuracies) > 1 else ""
+        axes.annotate(
+            f"{mean:.1f}{spread} ({len(accuracies)})",
+            (max(accuracies), y),
+            xytext=(6, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize="small",
+        )
+    if reference is not None:
+        axes.axvline(reference, color="black", linestyle="--", linewidth=1)
+        axes.annotate(
+            f"BERT-Large, 2019: {reference:g}",
+            (reference, -0.55),
+            xytext=(3, 0),
+            textcoords="offset points",
+            fontsize="small",
+        )
+    axes.set_yticks(range(len(rows)), labels=[label for label, _ in rows], fontsize="small")
+    axes.set_ylim(-0.7, len(rows) - 0.3)
+    low, high = axes.get_xlim()
+    axes.set_xlim(low, high + 0.12 * (high - low))  # room for the figures
+    axes.set_xlabel(f"accuracy at {n:,} labeled reviews (%): dots are seeds, bars their mean")
+    axes.grid(axis="x", alpha=0.3)
 
 
 @dataclass(frozen=True)

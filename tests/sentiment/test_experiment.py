@@ -20,12 +20,15 @@ from app.sentiment.data import LabeledText, Pools
 from app.sentiment.experiment import run_experiment
 from app.sentiment.learning_curve import (
     COLUMNS,
+    LABELS,
     MODELS,
     PROTOTYPE_2019_BERT_LARGE,
     Run,
     append_result,
+    busiest_size,
     plot_learning_curve,
     read_results,
+    side_by_side,
     summary_table,
 )
 
@@ -254,6 +257,41 @@ def test_summary_table_and_plot(tmp_path: Path) -> None:
     assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR"
     width, height = struct.unpack(">II", header[16:24])
     assert width > 500 and height > 300
+
+
+def test_where_models_crowd_one_size_the_plot_sets_them_side_by_side(tmp_path: Path) -> None:
+    results = tmp_path / "curve.csv"
+    rows = [
+        ("nbsvm", 100, 0, 0.74),
+        ("finetune", 100, 0, 0.85),
+        ("nbsvm", 500, 0, 0.82),
+        ("nbsvm", 500, 1, 0.84),
+        ("finetune", 500, 0, 0.87),
+        ("teacher", 500, 0, 0.92),
+        ("finetune-distilled", 500, 0, 0.89),
+    ]
+    for model, n, seed, accuracy in rows:
+        append_result(results_path=results, run=Run(model, n, seed, accuracy, 0.1, 2000, "x"))
+    runs = read_results(results_path=results)
+
+    assert busiest_size(runs) == 500
+    panel = side_by_side(runs, 500)
+    assert [label for label, _ in panel] == [
+        LABELS["nbsvm"],
+        LABELS["finetune"],
+        LABELS["finetune-distilled"],
+        LABELS["teacher"],
+    ]
+    assert panel[0][1] == pytest.approx([82.0, 84.0])
+    assert busiest_size(runs[:2]) is None  # two models at most: the curve alone reads well
+
+    crowded, alone = tmp_path / "crowded.png", tmp_path / "alone.png"
+    plot_learning_curve(results_path=results, out_path=crowded)
+    for run in runs[:2]:
+        append_result(results_path=tmp_path / "two.csv", run=run)
+    plot_learning_curve(results_path=tmp_path / "two.csv", out_path=alone)
+    height = {png: struct.unpack(">II", png.read_bytes()[16:24])[1] for png in (crowded, alone)}
+    assert height[crowded] > height[alone]  # the panel of the four models at 500 labels
 
 
 def test_reports_refuse_mixed_test_samples_and_empty_results(tmp_path: Path) -> None:
