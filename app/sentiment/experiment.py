@@ -56,6 +56,10 @@ LEVERS: dict[str, RecipeArguments] = {
     "finetune-distilled-6k-6epochs": RecipeArguments(
         adapt=False, distill=True, unlabeled=6000, student_epochs=6
     ),
+    # Twice the reviews and their soft labels, read 4 times too: more reviews and more passes.
+    "finetune-distilled-12k-4epochs": RecipeArguments(
+        adapt=False, distill=True, unlabeled=12000, student_epochs=4
+    ),
     # The same 4 passes, each over a fresh stretch of every review that the teacher labels in
     # turn: more views of the same reviews (a "consistent and patient" teacher).
     "finetune-distilled-6k-4views": RecipeArguments(
@@ -81,6 +85,7 @@ IN_BF16 = (
     "finetune" + BF16,
     "finetune-distilled-6k-4epochs" + BF16,
     "finetune-distilled-6k-4views" + BF16,
+    "finetune-distilled-12k-4epochs" + BF16,
     TEACHER + BF16,
 )
 RECIPE_MODELS = (*LEVERS, TEACHER, *(model for model in IN_BF16 if model != "finetune" + BF16))
