@@ -120,11 +120,12 @@ def summary_table(*, results_path: Path, eval_size: int | None = None) -> str:
     return "\n".join(lines)
 
 
-# A colour per model: matplotlib's ten "tab:" colours, then six more that differ from them.
+# A colour per model: matplotlib's ten "tab:" colours, then ten more that differ from them.
 _COLORS = [
     *(f"tab:{name}" for name in ("blue", "orange", "green", "red", "purple")),
     *(f"tab:{name}" for name in ("brown", "pink", "gray", "olive", "cyan")),
     *("navy", "gold", "lime", "magenta", "teal", "maroon"),
+    *("darkorange", "slateblue", "yellowgreen", "sienna"),
 ]
 
 
@@ -143,12 +144,16 @@ def plot_learning_curve(
     by_cell = _accuracies(runs)
     panel_n = busiest_size(runs)
     panel = side_by_side(runs, panel_n) if panel_n is not None else []
-    figure = Figure(figsize=(10, 4.8 + 0.28 * len(panel)), layout="constrained")
-    axes, levers = (
-        figure.subplots(2, 1, height_ratios=[4.8, 0.28 * len(panel)])
-        if panel
-        else (figure.add_subplot(), None)
-    )
+    figure = Figure(figsize=(11, 4.8 + 0.28 * len(panel)), layout="constrained")
+    top: Any = figure
+    levers = None
+    if panel:
+        # Two subfigures, each laid out on its own: the panel's long model names do not narrow
+        # the curve above it.
+        ratios = [4.8, 0.28 * len(panel)]
+        top, bottom = figure.subfigures(2, 1, height_ratios=ratios)  # type: ignore[misc]
+        levers = bottom.add_subplot()
+    axes = top.add_subplot()
     most_seeds = max(len(accuracies) for accuracies in by_cell.values())
     for index, model in enumerate(_models_in(runs)):
         sizes = sorted(n for m, n in by_cell if m == model)
