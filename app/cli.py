@@ -432,7 +432,8 @@ def _int_list(value: str) -> list[int]:
     "finetune-distilled-6k-4epochs and -6epochs (the student reads them 4 or 6 times, not 2), "
     "finetune-distilled-6k-t2 (6,000 soft labels learned at temperature 2), "
     "finetune-distilled-6k-3layers (a 3-layer student of the teacher), teacher "
-    "(the teacher itself); all of them train in fp32, and finetune-bf16, "
+    "(the teacher itself), teacher-128steps (the teacher fine-tuned for twice the steps); "
+    "all of them train in fp32, and finetune-bf16, "
     "finetune-distilled-6k-4epochs-bf16 and teacher-bf16 are the same runs in bf16 mixed "
     "precision.",
 )

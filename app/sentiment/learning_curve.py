@@ -30,6 +30,7 @@ LABELS = {
     "finetune-distilled-6k-3layers": "3-layer student, 6,000 soft labels",
     # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
     "teacher": "the MPNet teacher itself",
+    "teacher-128steps": "the MPNet teacher, twice the steps",
     # The quick and best recipes and the teacher trained in bf16 mixed precision, which
     # `textflix train` does on a CPU with bf16 instructions (the columns above are fp32).
     "finetune-bf16": "fine-tuned all-MiniLM-L6-v2, bf16 training",

@@ -23,10 +23,11 @@ from transformers import (
 from app.lifecycle import pretrained
 from app.sentiment import backends, recipes, training
 from app.sentiment.arguments import TrainingArguments
-from app.sentiment.data import Example
+from app.sentiment.data import Example, LabeledText, Pools
 from app.sentiment.distillation import soft_cross_entropy, soft_labels, text_windows
 from app.sentiment.domain_adaptation import AdaptationArguments, adapt, read_adaptation
 from app.sentiment.experiment import run_experiment
+from app.sentiment.learning_curve import Run
 from app.sentiment.modeling import kept_layers, new_classifier
 from app.sentiment.predictions import Prediction
 from app.sentiment.recipes import RecipeArguments, Resources, train_with_recipe
@@ -418,8 +419,6 @@ def test_distilling_without_a_teacher_says_how_to_get_one(
 
 
 def test_lever_runs_on_the_curve_need_the_recipes_resources(tmp_path: Path) -> None:
-    from app.sentiment.data import LabeledText, Pools
-
     pools = Pools(
         LabeledText(split, key, f"text {key}", key % 2)
         for split in ("train", "test")
@@ -438,33 +437,52 @@ def test_lever_runs_on_the_curve_need_the_recipes_resources(tmp_path: Path) -> N
         )
 
 
-def test_the_curve_scores_the_levers_teacher_itself_on_the_test_sample(
-    tmp_path: Path, resources: Resources, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from app.sentiment.data import LabeledText, Pools
-    from app.sentiment.evaluation import evaluate
-    from app.sentiment.registry import read_card
-
-    pools = Pools(
+def _tiny_pools() -> Pools:
+    """20 train and 20 test texts of a word each way, alternating labels."""
+    return Pools(
         LabeledText(
             split, key, f"{'great fun' if key % 2 else 'a dull mess'} ({split} {key})", key % 2
         )
         for split in ("train", "test")
         for key in range(20)
     )
-    trained = _counting(monkeypatch, "train")
 
-    lever, teacher = run_experiment(
+
+def _curve(
+    tmp_path: Path,
+    resources: Resources,
+    pools: Pools,
+    *,
+    models: list[str],
+    size: int,
+    finetune: TrainingArguments = TINY_ARGS,
+) -> list[Run]:
+    """The learning curve of `models` at one size and seed 0, scored on 6 test texts."""
+    return run_experiment(
         pools=pools,
         base_model=resources.base_model,
-        sizes=[4],
+        sizes=[size],
         seeds=[0],
-        models=["finetune-distilled", "teacher"],
+        models=models,
         eval_size=6,
         results_path=tmp_path / "results.csv",
-        finetune=TINY_ARGS,
+        finetune=finetune,
         resources=resources,
         progress=False,
+    )
+
+
+def test_the_curve_scores_the_levers_teacher_itself_on_the_test_sample(
+    tmp_path: Path, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.sentiment.evaluation import evaluate
+    from app.sentiment.registry import read_card
+
+    pools = _tiny_pools()
+    trained = _counting(monkeypatch, "train")
+
+    lever, teacher = _curve(
+        tmp_path, resources, pools, models=["finetune-distilled", "teacher"], size=4
     )
 
     # One teacher, fine-tuned once: the lever's student learns from the one that is scored.
@@ -480,6 +498,28 @@ def test_the_curve_scores_the_levers_teacher_itself_on_the_test_sample(
     assert teacher.accuracy == scored["accuracy"]
     assert teacher.train_seconds == read_card(folder).train_seconds
     assert lever.model == "finetune-distilled"
+
+
+def test_the_curves_longer_teacher_is_fine_tuned_for_twice_the_steps(
+    tmp_path: Path, resources: Resources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pools = _tiny_pools()
+    trained = _counting(monkeypatch, "train")
+
+    runs = _curve(
+        tmp_path,
+        resources,
+        pools,
+        models=["teacher", "teacher-128steps"],
+        size=16,
+        finetune=replace(TINY_ARGS, batch_size=1),
+    )
+
+    # 64 steps of one text are 4 epochs of 16 texts; 128 steps are 8: two teachers, both kept.
+    assert [call["args"].epochs for call in trained] == [4, 8]
+    assert {call["base_model"] for call in trained} == {resources.teacher_model}
+    assert len(list(resources.cache_dir.glob("teacher-*"))) == 2
+    assert [run.model for run in runs] == ["teacher", "teacher-128steps"]
 
 
 def test_a_missing_teacher_package_says_how_to_install_it(
