@@ -431,11 +431,12 @@ def _int_list(value: str) -> list[int]:
     "finetune-distilled-6k, finetune-distilled-12k (more soft labels), "
     "finetune-distilled-6k-4epochs and -6epochs (the student reads them 4 or 6 times, not 2), "
     "finetune-distilled-6k-t2 (6,000 soft labels learned at temperature 2), "
-    "finetune-distilled-6k-3layers (a 3-layer student of the teacher), teacher "
-    "(the teacher itself), teacher-128steps (the teacher fine-tuned for twice the steps); "
-    "all of them train in fp32, and finetune-bf16, "
-    "finetune-distilled-6k-4epochs-bf16 and teacher-bf16 are the same runs in bf16 mixed "
-    "precision.",
+    "finetune-distilled-6k-3layers (a 3-layer student of the teacher), "
+    "finetune-distilled-6k-4epochs-teacher128 (the 4-pass student of a teacher with twice "
+    "the steps), teacher (the teacher itself), teacher-128steps (the teacher fine-tuned for "
+    "twice the steps); all of them train in fp32, and the same names ending in -bf16 "
+    "(finetune, the 6k-4epochs, 6k-4views, 12k-4epochs and 6k-4epochs-teacher128 students, "
+    "teacher, teacher-128steps) are the same runs in bf16 mixed precision.",
 )
 @click.option(
     "--eval-size",

@@ -65,6 +65,11 @@ LEVERS: dict[str, RecipeArguments] = {
     "finetune-distilled-6k-4views": RecipeArguments(
         adapt=False, distill=True, unlabeled=6000, student_epochs=4, fresh_windows=True
     ),
+    # The best recipe's student (6,000 soft labels, 4 passes) of a teacher fine-tuned for twice
+    # the steps (`teacher-128steps`): whether a better teacher makes a better student.
+    "finetune-distilled-6k-4epochs-teacher128": RecipeArguments(
+        adapt=False, distill=True, unlabeled=6000, student_epochs=4, teacher_steps=128
+    ),
     # The 6,000 soft labels learned at temperature 2: how sure the teacher is, not only its side.
     "finetune-distilled-6k-t2": RecipeArguments(
         adapt=False, distill=True, unlabeled=6000, temperature=2.0
@@ -91,7 +96,9 @@ IN_BF16 = (
     "finetune-distilled-6k-4epochs" + BF16,
     "finetune-distilled-6k-4views" + BF16,
     "finetune-distilled-12k-4epochs" + BF16,
+    "finetune-distilled-6k-4epochs-teacher128" + BF16,
     TEACHER + BF16,
+    "teacher-128steps" + BF16,
 )
 RECIPE_MODELS = (*LEVERS, *TEACHERS, *(model for model in IN_BF16 if model != "finetune" + BF16))
 """The models that need the recipe's `Resources`."""

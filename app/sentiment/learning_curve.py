@@ -26,6 +26,9 @@ LABELS = {
     "finetune-distilled-6k-6epochs": "+ 6,000 soft labels, 6 passes",
     "finetune-distilled-6k-4views": "+ 6,000 soft labels, 4 passes, a fresh stretch each",
     "finetune-distilled-12k-4epochs": "+ 12,000 soft labels, 4 passes",
+    "finetune-distilled-6k-4epochs-teacher128": (
+        "+ 6,000 soft labels, 4 passes, of the teacher with twice the steps"
+    ),
     "finetune-distilled-6k-t2": "+ 6,000 soft labels at temperature 2",
     "finetune-distilled-6k-3layers": "3-layer student, 6,000 soft labels",
     # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
@@ -39,7 +42,11 @@ LABELS = {
         "+ 6,000 soft labels, 4 passes, a fresh stretch each, bf16 training"
     ),
     "finetune-distilled-12k-4epochs-bf16": "+ 12,000 soft labels, 4 passes, bf16 training",
+    "finetune-distilled-6k-4epochs-teacher128-bf16": (
+        "+ 6,000 soft labels, 4 passes, of the teacher with twice the steps, bf16 training"
+    ),
     "teacher-bf16": "the MPNet teacher itself, bf16 training",
+    "teacher-128steps-bf16": "the MPNet teacher, twice the steps, bf16 training",
 }
 MODELS = tuple(LABELS)
 """Every model the curve knows, in the order of the table's columns and the plot's legend."""
