@@ -433,6 +433,7 @@ def _int_list(value: str) -> list[int]:
     "finetune-distilled-6k-4epochs and -6epochs (the student reads them 4 or 6 times, not 2), "
     "finetune-distilled-6k-4views (a fresh stretch of each review every pass), "
     "finetune-distilled-12k-4epochs (12,000 soft labels read 4 times), "
+    "finetune-distilled-24k (all 24,000 unlabeled reviews, labeled and read once), "
     "finetune-distilled-6k-t2 (6,000 soft labels learned at temperature 2), "
     "finetune-distilled-6k-3layers (a 3-layer student of the teacher), "
     "finetune-distilled-6k-4epochs-teacher128 (the 4-pass student of a teacher with twice "

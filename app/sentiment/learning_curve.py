@@ -29,6 +29,7 @@ LABELS = {
     "finetune-distilled-6k-4epochs-teacher128": (
         "+ 6,000 soft labels, 4 passes, of the teacher with twice the steps"
     ),
+    "finetune-distilled-24k": "+ soft labels on all 24,000 unlabeled reviews, 1 pass",
     "finetune-distilled-6k-t2": "+ 6,000 soft labels at temperature 2",
     "finetune-distilled-6k-3layers": "3-layer student, 6,000 soft labels",
     # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
@@ -44,6 +45,9 @@ LABELS = {
     "finetune-distilled-12k-4epochs-bf16": "+ 12,000 soft labels, 4 passes, bf16 training",
     "finetune-distilled-6k-4epochs-teacher128-bf16": (
         "+ 6,000 soft labels, 4 passes, of the teacher with twice the steps, bf16 training"
+    ),
+    "finetune-distilled-24k-bf16": (
+        "+ soft labels on all 24,000 unlabeled reviews, 1 pass, bf16 training"
     ),
     "teacher-bf16": "the MPNet teacher itself, bf16 training",
     "teacher-128steps-bf16": "the MPNet teacher, twice the steps, bf16 training",
