@@ -235,28 +235,27 @@ def busiest_size(runs: Iterable[Run]) -> int | None:
     return n if len(models_at[n]) > 2 else None
 
 
-def side_by_side(runs: Iterable[Run], n: int) -> list[tuple[str, list[float]]]:
-    """Every model measured at `n` labels, by its label, with its accuracies (%), lowest mean
-    first."""
+def side_by_side(runs: Iterable[Run], n: int) -> list[tuple[str, list[float], str]]:
+    """Every model measured at `n` labels, by its label, with its accuracies (%) and their
+    figure as the table prints it, lowest mean first."""
     cells = _accuracies(run for run in runs if run.n == n)
     rows = [
-        (LABELS.get(model, model), [100 * a for a in cells[model, n]])
+        (LABELS.get(model, model), [100 * a for a in cells[model, n]], _cell(cells[model, n]))
         for model in _models_in([run for run in runs if run.n == n])
     ]
     return sorted(rows, key=lambda row: statistics.fmean(row[1]))
 
 
 def _plot_side_by_side(
-    axes: Any, rows: list[tuple[str, list[float]]], *, n: int, reference: float | None
+    axes: Any, rows: list[tuple[str, list[float], str]], *, n: int, reference: float | None
 ) -> None:
     """One row per model: each seed a dot, the mean a bar, the figure beside it."""
-    for y, (_, accuracies) in enumerate(rows):
+    for y, (_, accuracies, figure) in enumerate(rows):
         mean = statistics.fmean(accuracies)
         axes.plot(accuracies, [y] * len(accuracies), "o", color="tab:blue", alpha=0.6)
         axes.plot([mean, mean], [y - 0.35, y + 0.35], color="black", linewidth=2)
-        spread = f" ± {statistics.stdev(accuracies):.1f}" if len(accuracies) > 1 else ""
         axes.annotate(
-            f"{mean:.1f}{spread} ({len(accuracies)})",
+            figure,
             (max(accuracies), y),
             xytext=(6, 0),
             textcoords="offset points",
@@ -272,7 +271,7 @@ def _plot_side_by_side(
             textcoords="offset points",
             fontsize="small",
         )
-    axes.set_yticks(range(len(rows)), labels=[label for label, _ in rows], fontsize="small")
+    axes.set_yticks(range(len(rows)), labels=[label for label, _, _ in rows], fontsize="small")
     axes.set_ylim(-0.7, len(rows) - 0.3)
     low, high = axes.get_xlim()
     axes.set_xlim(low, high + 0.12 * (high - low))  # room for the figures
@@ -338,6 +337,8 @@ def _models_in(runs: Iterable[Run]) -> list[str]:
 
 
 def _cell(accuracies: list[float]) -> str:
+    """One model's accuracies over its seeds as the table and the plot print them: "mean ±
+    standard deviation (seeds)" in %, "mean (1)" for one seed, "–" for none."""
     if not accuracies:
         return "–"
     mean = 100 * statistics.fmean(accuracies)

@@ -26,6 +26,7 @@ from app.sentiment.learning_curve import (
     Run,
     append_result,
     busiest_size,
+    curve_table,
     plot_learning_curve,
     read_results,
     side_by_side,
@@ -276,7 +277,7 @@ def test_where_models_crowd_one_size_the_plot_sets_them_side_by_side(tmp_path: P
 
     assert busiest_size(runs) == 500
     panel = side_by_side(runs, 500)
-    assert [label for label, _ in panel] == [
+    assert [label for label, _, _ in panel] == [
         LABELS["nbsvm"],
         LABELS["finetune"],
         LABELS["finetune-distilled"],
@@ -292,6 +293,24 @@ def test_where_models_crowd_one_size_the_plot_sets_them_side_by_side(tmp_path: P
     plot_learning_curve(results_path=tmp_path / "two.csv", out_path=alone)
     height = {png: struct.unpack(">II", png.read_bytes()[16:24])[1] for png in (crowded, alone)}
     assert height[crowded] > height[alone]  # the panel of the four models at 500 labels
+
+
+def test_the_plot_prints_each_models_figure_as_the_table_does(tmp_path: Path) -> None:
+    # 85.7, 84.2 and 84.95 average 84.95: the README's table printed 84.9 and the plot 85.0
+    # beside the dots when each computed the mean its own way, from fractions and from %.
+    results = tmp_path / "curve.csv"
+    for seed, accuracy in enumerate((0.857, 0.842, 0.8495)):
+        run = Run("finetune-random-head", 500, seed, accuracy, 0.1, 2000, "x")
+        append_result(results_path=results, run=run)
+    append_result(results_path=results, run=Run("finetune", 500, 0, 0.912, 0.1, 2000, "x"))
+    table = curve_table(results_path=results)
+    panel = side_by_side(read_results(results_path=results), 500)
+
+    assert table.rows == [(500, ["91.2 (1)", "84.9 ± 0.8 (3)"])]
+    assert {label: figure for label, _, figure in panel} == {
+        LABELS["finetune"]: "91.2 (1)",
+        LABELS["finetune-random-head"]: "84.9 ± 0.8 (3)",
+    }
 
 
 def test_reports_refuse_mixed_test_samples_and_empty_results(tmp_path: Path) -> None:
