@@ -30,6 +30,7 @@ LABELS = {
         "+ 6,000 soft labels, 4 passes, of the teacher with twice the steps"
     ),
     "finetune-distilled-24k": "+ soft labels on all 24,000 unlabeled reviews, 1 pass",
+    "finetune-distilled-24k-2epochs": "+ soft labels on all 24,000 unlabeled reviews, 2 passes",
     "finetune-distilled-6k-t2": "+ 6,000 soft labels at temperature 2",
     "finetune-distilled-6k-3layers": "3-layer student, 6,000 soft labels",
     # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
@@ -48,6 +49,9 @@ LABELS = {
     ),
     "finetune-distilled-24k-bf16": (
         "+ soft labels on all 24,000 unlabeled reviews, 1 pass, bf16 training"
+    ),
+    "finetune-distilled-24k-2epochs-bf16": (
+        "+ soft labels on all 24,000 unlabeled reviews, 2 passes, bf16 training"
     ),
     "teacher-bf16": "the MPNet teacher itself, bf16 training",
     "teacher-128steps-bf16": "the MPNet teacher, twice the steps, bf16 training",
