@@ -19,7 +19,7 @@ from app.config import PROJECT_ROOT, Settings
 from app.db import make_engine, make_session_factory
 from app.importers.sources import SourceError
 from app.sentiment.arguments import HEAD_INITS, PRECISIONS, HeadInit, Precision, TrainingArguments
-from app.sentiment.experiment import IN_BF16
+from app.sentiment.learning_curve import IN_BF16, LABELS, MODELS
 from app.sentiment.recipes import RECIPES, Recipe, TeacherMissing
 from app.sentiment.registry import FINETUNE, KINDS
 from app.sentiment.text import clean
@@ -426,21 +426,11 @@ def _int_list(value: str) -> list[int]:
     "model_names",
     default="nbsvm,wordvec,finetune",
     show_default=True,
-    help="Any of nbsvm, wordvec, finetune, finetune-random-head (the same without anchors), "
-    "and the levers of --recipe best: finetune-adapted (in-domain pretraining), "
-    "finetune-distilled (the teacher's soft labels), finetune-both (both), "
-    "finetune-distilled-6k, finetune-distilled-12k (more soft labels), "
-    "finetune-distilled-6k-4epochs and -6epochs (the student reads them 4 or 6 times, not 2), "
-    "finetune-distilled-6k-4views (a fresh stretch of each review every pass), "
-    "finetune-distilled-12k-4epochs (12,000 soft labels read 4 times), "
-    "finetune-distilled-24k and -2epochs (all 24,000 unlabeled reviews, labeled and read once "
-    "or twice), "
-    "finetune-distilled-6k-t2 (6,000 soft labels learned at temperature 2), "
-    "finetune-distilled-6k-3layers (a 3-layer student of the teacher), "
-    "finetune-distilled-6k-4epochs-teacher128 (the 4-pass student of a teacher with twice "
-    "the steps), teacher (the teacher itself), teacher-128steps (the teacher fine-tuned for "
-    "twice the steps); all of them train in fp32, and "
-    f"{', '.join(IN_BF16)} are the same runs in bf16 mixed precision.",
+    help="Comma-separated, any of the curve's models (a '+' is the fine-tune with that lever "
+    "of --recipe best): "
+    + "; ".join(f"{model}: {LABELS[model]}" for model in MODELS if model not in IN_BF16)
+    + f". All of them train in fp32, and {', '.join(IN_BF16)} are the same runs in bf16 "
+    "mixed precision.",
 )
 @click.option(
     "--eval-size",

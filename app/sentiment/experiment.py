@@ -23,7 +23,15 @@ from app.sentiment.arguments import HeadInit, Precision, TrainingArguments
 from app.sentiment.baselines import NBSVM, BaselineClassifier, TokenEmbedder, WordVectorBaseline
 from app.sentiment.data import Pools
 from app.sentiment.evaluation import evaluate
-from app.sentiment.learning_curve import MODELS, Run, append_result, first_of_each, read_results
+from app.sentiment.learning_curve import (
+    BF16,
+    IN_BF16,
+    MODELS,
+    Run,
+    append_result,
+    first_of_each,
+    read_results,
+)
 from app.sentiment.recipes import (
     RecipeArguments,
     Resources,
@@ -98,21 +106,9 @@ TEACHERS: dict[str, RecipeArguments] = {
     TEACHER: RecipeArguments(),
     "teacher-128steps": RecipeArguments(teacher_steps=128),
 }
-# Every column above trains in fp32, as it was measured; these run the quick and best recipes
-# and the teacher in bf16 mixed precision, what `textflix train` does on a CPU with bf16
-# instructions (`TrainingArguments.precision`), to measure what it changes.
-BF16 = "-bf16"
-IN_BF16 = (
-    "finetune" + BF16,
-    "finetune-distilled-6k-4epochs" + BF16,
-    "finetune-distilled-6k-4views" + BF16,
-    "finetune-distilled-12k-4epochs" + BF16,
-    "finetune-distilled-6k-4epochs-teacher128" + BF16,
-    "finetune-distilled-24k" + BF16,
-    "finetune-distilled-24k-2epochs" + BF16,
-    TEACHER + BF16,
-    "teacher-128steps" + BF16,
-)
+# Every column above trains in fp32, as it was measured; the `IN_BF16` columns run the quick
+# and best recipes, some levers and the teacher in bf16 mixed precision, what `textflix train`
+# does on a CPU with bf16 instructions (`TrainingArguments.precision`), to measure what it changes.
 RECIPE_MODELS = (*LEVERS, *TEACHERS, *(model for model in IN_BF16 if model != "finetune" + BF16))
 """The models that need the recipe's `Resources`."""
 # The baselines of the curve: bag-of-words NB-SVM, and mean token embeddings with a linear model.

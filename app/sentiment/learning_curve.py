@@ -10,7 +10,7 @@ from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-LABELS = {
+_FP32_LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
     "wordvec": "mean token embeddings + LR",
     "finetune": "fine-tuned all-MiniLM-L6-v2",
@@ -36,26 +36,29 @@ LABELS = {
     # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
     "teacher": "the MPNet teacher itself",
     "teacher-128steps": "the MPNet teacher, twice the steps",
-    # The quick and best recipes and the teacher trained in bf16 mixed precision, which
-    # `textflix train` does on a CPU with bf16 instructions (the columns above are fp32).
-    "finetune-bf16": "fine-tuned all-MiniLM-L6-v2, bf16 training",
-    "finetune-distilled-6k-4epochs-bf16": "+ 6,000 soft labels, 4 passes, bf16 training",
-    "finetune-distilled-6k-4views-bf16": (
-        "+ 6,000 soft labels, 4 passes, a fresh stretch each, bf16 training"
-    ),
-    "finetune-distilled-12k-4epochs-bf16": "+ 12,000 soft labels, 4 passes, bf16 training",
-    "finetune-distilled-6k-4epochs-teacher128-bf16": (
-        "+ 6,000 soft labels, 4 passes, of the teacher with twice the steps, bf16 training"
-    ),
-    "finetune-distilled-24k-bf16": (
-        "+ soft labels on all 24,000 unlabeled reviews, 1 pass, bf16 training"
-    ),
-    "finetune-distilled-24k-2epochs-bf16": (
-        "+ soft labels on all 24,000 unlabeled reviews, 2 passes, bf16 training"
-    ),
-    "teacher-bf16": "the MPNet teacher itself, bf16 training",
-    "teacher-128steps-bf16": "the MPNet teacher, twice the steps, bf16 training",
 }
+BF16 = "-bf16"
+"""The suffix of a column that trains its model in bf16 mixed precision instead of fp32."""
+# The quick and best recipes, some levers and the teacher trained in bf16 mixed precision,
+# which `textflix train` does on a CPU with bf16 instructions (the columns above are fp32).
+IN_BF16 = tuple(
+    model + BF16
+    for model in (
+        "finetune",
+        "finetune-distilled-6k-4epochs",
+        "finetune-distilled-6k-4views",
+        "finetune-distilled-12k-4epochs",
+        "finetune-distilled-6k-4epochs-teacher128",
+        "finetune-distilled-24k",
+        "finetune-distilled-24k-2epochs",
+        "teacher",
+        "teacher-128steps",
+    )
+)
+LABELS = _FP32_LABELS | {
+    model: _FP32_LABELS[model.removesuffix(BF16)] + ", bf16 training" for model in IN_BF16
+}
+"""Each model's name in the table and the plot."""
 MODELS = tuple(LABELS)
 """Every model the curve knows, in the order of the table's columns and the plot's legend."""
 # What the 2019 prototype reported for BERT-Large (accuracy in %, by labeled reviews).
