@@ -89,6 +89,10 @@ LEVERS: dict[str, RecipeArguments] = {
     "finetune-distilled-24k-2epochs": RecipeArguments(
         adapt=False, distill=True, unlabeled=24000, student_epochs=2
     ),
+    # And 4 times: whether twice those steps again go on lifting the student.
+    "finetune-distilled-24k-4epochs": RecipeArguments(
+        adapt=False, distill=True, unlabeled=24000, student_epochs=4
+    ),
     # The 6,000 soft labels learned at temperature 2: how sure the teacher is, not only its side.
     "finetune-distilled-6k-t2": RecipeArguments(
         adapt=False, distill=True, unlabeled=6000, temperature=2.0
