@@ -8,7 +8,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _FP32_LABELS = {
     "nbsvm": "NB-SVM (uni+bigrams)",
@@ -159,23 +162,36 @@ def plot_learning_curve(
 ) -> None:
     """Write a PNG of mean accuracy against n (log axis), one line per model, and below it,
     where more than two models share a number of labels, every model there side by side."""
+    figure = learning_curve_figure(
+        runs=_runs_on_one_test_sample(results_path, eval_size), reference=reference
+    )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out_path, dpi=150)
+
+
+def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | None) -> Figure:
+    """The figure `plot_learning_curve` writes, for runs on one test sample."""
     from matplotlib.figure import Figure  # drawn off-screen: no pyplot, no backend to pick
 
-    runs = _runs_on_one_test_sample(results_path, eval_size)
     by_cell = _accuracies(runs)
     panel_n = busiest_size(runs)
     panel = side_by_side(runs, panel_n) if panel_n is not None else []
-    figure = Figure(figsize=(11, 4.8 + 0.28 * len(panel)), layout="constrained")
+    most_seeds = max(len(accuracies) for accuracies in by_cell.values())
+    fewer_seeds = any(len(accuracies) < most_seeds for accuracies in by_cell.values())
+    # The curve is as tall as its legend beside it (a line per model, one for fewer seeds, one
+    # for the reference), so that the legend never runs into the panel below.
+    legend_entries = len(_models_in(runs)) + fewer_seeds + bool(reference)
+    curve_height = max(4.8, 0.9 + 0.18 * legend_entries)
+    figure = Figure(figsize=(11, curve_height + 0.28 * len(panel)), layout="constrained")
     top: Any = figure
     levers = None
     if panel:
         # Two subfigures, each laid out on its own: the panel's long model names do not narrow
         # the curve above it.
-        ratios = [4.8, 0.28 * len(panel)]
+        ratios = [curve_height, 0.28 * len(panel)]
         top, bottom = figure.subfigures(2, 1, height_ratios=ratios)  # type: ignore[misc]
         levers = bottom.add_subplot()
     axes = top.add_subplot()
-    most_seeds = max(len(accuracies) for accuracies in by_cell.values())
     for index, model in enumerate(_models_in(runs)):
         sizes = sorted(n for m, n in by_cell if m == model)
         points = [[100 * a for a in by_cell[model, n]] for n in sizes]
@@ -206,7 +222,7 @@ def plot_learning_curve(
                 color=line.lines[0].get_color(),
                 zorder=3,  # over the filled marker errorbar drew
             )
-    if any(len(accuracies) < most_seeds for accuracies in by_cell.values()):
+    if fewer_seeds:
         axes.plot([], [], "o", color="grey", markerfacecolor="white", label=f"< {most_seeds} seeds")
     if reference:
         ns = sorted(reference)
@@ -228,8 +244,7 @@ def plot_learning_curve(
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     if levers is not None and panel_n is not None:
         _plot_side_by_side(levers, panel, n=panel_n, reference=(reference or {}).get(panel_n))
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out_path, dpi=150)
+    return figure
 
 
 def busiest_size(runs: Iterable[Run]) -> int | None:

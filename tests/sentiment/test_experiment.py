@@ -27,6 +27,7 @@ from app.sentiment.learning_curve import (
     append_result,
     busiest_size,
     curve_table,
+    learning_curve_figure,
     plot_learning_curve,
     read_results,
     side_by_side,
@@ -330,3 +331,18 @@ def test_the_experiment_trains_exactly_the_models_the_curve_labels() -> None:
     # be missing from the table, or be trained as something else.
     assert sorted(experiment.RUNNABLE) == sorted(MODELS)
     assert len(set(experiment.RUNNABLE)) == len(experiment.RUNNABLE)
+
+
+def test_the_legend_of_every_model_stays_beside_the_curve(tmp_path: Path) -> None:
+    # With 26 models the legend beside the curve ran past it into the panel of the models at
+    # 500 labels below, and its last entries were hidden.
+    runs = [Run(model, 500, 0, 0.8, 0.1, 2000, "x") for model in MODELS]
+    runs += [Run("nbsvm", 500, 1, 0.82, 0.1, 2000, "x"), Run("nbsvm", 100, 0, 0.7, 0.1, 2000, "x")]
+    figure = learning_curve_figure(runs=runs, reference=PROTOTYPE_2019_BERT_LARGE)
+    figure.savefig(tmp_path / "curve.png", dpi=150)  # lays the figure out, as the file does
+    curve = figure.subfigs[0]
+    legend = curve.axes[0].get_legend()
+
+    assert len(legend.get_texts()) == len(MODELS) + 2  # and "< 2 seeds" and BERT-Large
+    inside, box = curve.bbox, legend.get_window_extent()
+    assert inside.y0 <= box.y0 and box.y1 <= inside.y1
