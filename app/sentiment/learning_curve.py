@@ -151,6 +151,8 @@ _COLORS = [
     *("navy", "gold", "lime", "magenta", "teal", "maroon"),
     *("darkorange", "slateblue", "yellowgreen", "sienna"),
 ]
+# And a marker per round of the colours, so that no two models share both.
+_MARKERS = ["o", "s", "^", "D"]
 
 
 def plot_learning_curve(
@@ -193,6 +195,7 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
         levers = bottom.add_subplot()
     axes = top.add_subplot()
     for index, model in enumerate(_models_in(runs)):
+        marker = _MARKERS[index // len(_COLORS) % len(_MARKERS)]
         sizes = sorted(n for m, n in by_cell if m == model)
         points = [[100 * a for a in by_cell[model, n]] for n in sizes]
         means = [statistics.fmean(p) for p in points]
@@ -202,7 +205,7 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
             sizes,
             means,
             yerr=[low, high],
-            marker="o",
+            marker=marker,
             capsize=3,
             label=LABELS.get(model, model),
             # tab10 repeats after ten models; the teacher is no student: black.
@@ -216,7 +219,7 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
                 [n for n, _ in fewer],
                 [m for _, m in fewer],
                 linestyle="none",
-                marker="o",
+                marker=marker,
                 markersize=7,
                 markerfacecolor="white",
                 color=line.lines[0].get_color(),

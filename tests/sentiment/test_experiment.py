@@ -346,3 +346,12 @@ def test_the_legend_of_every_model_stays_beside_the_curve(tmp_path: Path) -> Non
     assert len(legend.get_texts()) == len(MODELS) + 2  # and "< 2 seeds" and BERT-Large
     inside, box = curve.bbox, legend.get_window_extent()
     assert inside.y0 <= box.y0 and box.y1 <= inside.y1
+
+
+def test_no_two_models_share_a_colour_and_a_marker_on_the_curve() -> None:
+    runs = [Run(model, n, 0, 0.8, 0.1, 2000, "x") for model in MODELS for n in (100, 500)]
+    figure = learning_curve_figure(runs=runs, reference=None)
+    lines = [container.lines[0] for container in figure.subfigs[0].axes[0].containers]
+
+    assert len(lines) == len(MODELS)
+    assert len({(line.get_color(), line.get_marker()) for line in lines}) == len(MODELS)
