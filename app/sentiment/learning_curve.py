@@ -176,13 +176,14 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
     from matplotlib.figure import Figure  # drawn off-screen: no pyplot, no backend to pick
 
     by_cell = _accuracies(runs)
+    models = _models_in(runs)
     panel_n = busiest_size(runs)
     panel = side_by_side(runs, panel_n) if panel_n is not None else []
     most_seeds = max(len(accuracies) for accuracies in by_cell.values())
     fewer_seeds = any(len(accuracies) < most_seeds for accuracies in by_cell.values())
     # The curve is as tall as its legend beside it (a line per model, one for fewer seeds, one
     # for the reference), so that the legend never runs into the panel below.
-    legend_entries = len(_models_in(runs)) + fewer_seeds + bool(reference)
+    legend_entries = len(models) + fewer_seeds + bool(reference)
     curve_height = max(4.8, 0.9 + 0.18 * legend_entries)
     figure = Figure(figsize=(11, curve_height + 0.28 * len(panel)), layout="constrained")
     top: Any = figure
@@ -194,7 +195,7 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
         top, bottom = figure.subfigures(2, 1, height_ratios=ratios)  # type: ignore[misc]
         levers = bottom.add_subplot()
     axes = top.add_subplot()
-    for index, model in enumerate(_models_in(runs)):
+    for index, model in enumerate(models):
         marker = _MARKERS[index // len(_COLORS) % len(_MARKERS)]
         sizes = sorted(n for m, n in by_cell if m == model)
         points = [[100 * a for a in by_cell[model, n]] for n in sizes]
@@ -208,7 +209,8 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
             marker=marker,
             capsize=3,
             label=LABELS.get(model, model),
-            # tab10 repeats after ten models; the teacher is no student: black.
+            # A colour per model (then a marker per round of them); the teacher is no
+            # student: black.
             color="black" if model == "teacher" else _COLORS[index % len(_COLORS)],
         )
         fewer = [
