@@ -35,6 +35,9 @@ _FP32_LABELS = {
     "finetune-distilled-24k": "+ soft labels on all 24,000 unlabeled reviews, 1 pass",
     "finetune-distilled-24k-2epochs": "+ soft labels on all 24,000 unlabeled reviews, 2 passes",
     "finetune-distilled-24k-4epochs": "+ soft labels on all 24,000 unlabeled reviews, 4 passes",
+    "finetune-distilled-24k-4epochs-45words": (
+        "+ soft labels on all 24,000 unlabeled reviews, 4 passes, 45-word windows"
+    ),
     "finetune-distilled-6k-t2": "+ 6,000 soft labels at temperature 2",
     "finetune-distilled-6k-3layers": "3-layer student, 6,000 soft labels",
     # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
@@ -56,6 +59,7 @@ IN_BF16 = tuple(
         "finetune-distilled-24k",
         "finetune-distilled-24k-2epochs",
         "finetune-distilled-24k-4epochs",
+        "finetune-distilled-24k-4epochs-45words",
         "teacher",
         "teacher-128steps",
     )
