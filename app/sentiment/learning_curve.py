@@ -248,7 +248,9 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
     axes.minorticks_off()
     axes.set_xlabel("labeled training reviews (aclImdb train)")
     axes.set_ylabel(f"accuracy on {runs[0].eval_size:,} test reviews (%)")
-    axes.set_title("Sentiment accuracy by amount of labeled data (bars: min–max over seeds)")
+    # The title heads the curve's (sub)figure, legend included: above the axes alone it was
+    # centred on them, and as the legend widened they narrowed and it ran off the left edge.
+    top.suptitle("Sentiment accuracy by amount of labeled data (bars: min–max over seeds)")
     axes.grid(alpha=0.3)
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="small")
     if levers is not None and panel_n is not None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from matplotlib.text import Text
 
 from app.config import Settings
 from app.sentiment import baselines, experiment
@@ -346,6 +347,20 @@ def test_the_legend_of_every_model_stays_beside_the_curve(tmp_path: Path) -> Non
     assert len(legend.get_texts()) == len(MODELS) + 2  # and "< 2 seeds" and BERT-Large
     inside, box = curve.bbox, legend.get_window_extent()
     assert inside.y0 <= box.y0 and box.y1 <= inside.y1
+
+
+def test_the_curve_keeps_its_title_whole_beside_a_wide_legend(tmp_path: Path) -> None:
+    # The title sat above the axes, centred on them: as the legend's longest name widened, the
+    # axes narrowed and the title ran off the figure's left edge ("entiment accuracy...").
+    runs = [Run(model, 500, 0, 0.8, 0.1, 2000, "x") for model in MODELS]
+    runs += [Run("nbsvm", 100, 0, 0.7, 0.1, 2000, "x")]
+    figure = learning_curve_figure(runs=runs, reference=PROTOTYPE_2019_BERT_LARGE)
+    figure.savefig(tmp_path / "curve.png", dpi=150)  # lays the figure out, as the file does
+    titles = [text for text in figure.findobj(Text) if text.get_text().startswith("Sentiment")]
+
+    assert len(titles) == 1
+    inside, box = figure.bbox, titles[0].get_window_extent()
+    assert inside.x0 <= box.x0 and box.x1 <= inside.x1
 
 
 def test_no_two_models_share_a_colour_and_a_marker_on_the_curve() -> None:
