@@ -334,13 +334,20 @@ def test_the_experiment_trains_exactly_the_models_the_curve_labels() -> None:
     assert len(set(experiment.RUNNABLE)) == len(experiment.RUNNABLE)
 
 
-def test_the_legend_of_every_model_stays_beside_the_curve(tmp_path: Path) -> None:
-    # With 26 models the legend beside the curve ran past it into the panel of the models at
-    # 500 labels below, and its last entries were hidden.
+def _curve_of_every_model(tmp_path: Path) -> Any:
+    """The curve's figure with every model at 500 labels (one with fewer seeds) and the
+    reference, laid out as the file is."""
     runs = [Run(model, 500, 0, 0.8, 0.1, 2000, "x") for model in MODELS]
     runs += [Run("nbsvm", 500, 1, 0.82, 0.1, 2000, "x"), Run("nbsvm", 100, 0, 0.7, 0.1, 2000, "x")]
     figure = learning_curve_figure(runs=runs, reference=PROTOTYPE_2019_BERT_LARGE)
-    figure.savefig(tmp_path / "curve.png", dpi=150)  # lays the figure out, as the file does
+    figure.savefig(tmp_path / "curve.png", dpi=150)  # lays the figure out
+    return figure
+
+
+def test_the_legend_of_every_model_stays_beside_the_curve(tmp_path: Path) -> None:
+    # With 26 models the legend beside the curve ran past it into the panel of the models at
+    # 500 labels below, and its last entries were hidden.
+    figure = _curve_of_every_model(tmp_path)
     curve = figure.subfigs[0]
     legend = curve.axes[0].get_legend()
 
@@ -352,10 +359,7 @@ def test_the_legend_of_every_model_stays_beside_the_curve(tmp_path: Path) -> Non
 def test_the_curve_keeps_its_title_whole_beside_a_wide_legend(tmp_path: Path) -> None:
     # The title sat above the axes, centred on them: as the legend's longest name widened, the
     # axes narrowed and the title ran off the figure's left edge ("entiment accuracy...").
-    runs = [Run(model, 500, 0, 0.8, 0.1, 2000, "x") for model in MODELS]
-    runs += [Run("nbsvm", 100, 0, 0.7, 0.1, 2000, "x")]
-    figure = learning_curve_figure(runs=runs, reference=PROTOTYPE_2019_BERT_LARGE)
-    figure.savefig(tmp_path / "curve.png", dpi=150)  # lays the figure out, as the file does
+    figure = _curve_of_every_model(tmp_path)
     titles = [text for text in figure.findobj(Text) if text.get_text().startswith("Sentiment")]
 
     assert len(titles) == 1
