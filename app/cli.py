@@ -218,14 +218,15 @@ def import_all_command() -> None:
     default="quick",
     show_default=True,
     help="quick: the plain fine-tune (what `make demo` trains, minutes); best: also a bigger "
-    "teacher's soft labels on 6,000 unlabeled reviews, read 4 times (about 50 minutes on 2 "
-    "cores the first time in fp32, 25 in bf16 where the CPU has AMX; the teacher and its "
-    "labels cached in .cache/recipes); small: a "
-    "3-layer student, about half the compute per review, taught by the same teacher on the "
-    "same 6,000 reviews (after best, only the student is trained; promoted only if it beats "
-    "the current model); teacher: the teacher itself (all-mpnet-base-v2) fine-tuned on the "
-    "labels, about 8 times the compute per review, to read again what a student is unsure of "
-    "(`textflix cascade STUDENT TEACHER`); not promoted unless --promote is given.",
+    "teacher's soft labels on a 45-word stretch of every unlabeled review (about 24,000), "
+    "read 4 times (about 40 minutes on 2 cores the first time in bf16 where the CPU has AMX, "
+    "an hour with AVX-512 BF16 alone; the teacher and its labels cached in .cache/recipes); "
+    "small: a 3-layer student, about half the compute per review, taught by the same teacher "
+    "on its soft labels of 6,000 90-word stretches (after best, the teacher is cached; "
+    "promoted only if it beats the current model); teacher: the teacher itself "
+    "(all-mpnet-base-v2) fine-tuned on the labels, about 8 times the compute per review, to "
+    "read again what a student is unsure of (`textflix cascade STUDENT TEACHER`); not "
+    "promoted unless --promote is given.",
 )
 @click.option(
     "--layers",

@@ -90,16 +90,21 @@ class RecipeArguments:
     def for_recipe(cls, recipe: Recipe) -> RecipeArguments:
         """The arguments of a named recipe: "quick" pulls no lever; "best" the levers that
         measured better on the learning curve (README, "Training recipes"): distillation on
-        6,000 soft labels read 4 times (at 500 labels over three seeds: +2.1 points with 1,500
-        of them, 1.3 more with 6,000, 0.5 more with 4 passes instead of 2), not in-domain
-        pretraining at the budget affordable here (-1.3 points alone), nor a temperature."""
+        the soft labels of every unlabeled review (about 24,000), a 45-word stretch of each,
+        read 4 times (at 500 labels over three seeds: +2.1 points with 1,500 90-word soft
+        labels, 1.3 more with 6,000, 0.5 more read 4 times instead of twice, 0.6 more from
+        24,000 45-word stretches in about twice that time), not in-domain pretraining at the
+        budget affordable here (no change beyond the seeds' spread), nor a temperature."""
         if recipe == "quick":
             return cls(adapt=False, distill=False)
         if recipe == "best":
-            return cls(adapt=False, distill=True, unlabeled=6000, student_epochs=4)
+            return cls(
+                adapt=False, distill=True, unlabeled=24000, student_epochs=4, window_words=45
+            )
         if recipe == "small":
             # A cheaper model to serve: half the layers, taught by the best recipe's teacher
-            # on its 6,000 soft labels (cached: after `--recipe best`, only the student).
+            # (cached: after `--recipe best`, its labeling of 6,000 90-word stretches and the
+            # student) on the soft labels it was measured with.
             return cls(adapt=False, distill=True, student_layers=3, unlabeled=6000)
         if recipe == "teacher":
             return cls(adapt=False, distill=False, serve_teacher=True)
@@ -209,7 +214,10 @@ def train_with_recipe(
         soft = label()
         if recipe.fresh_windows:
             views = [label(view=view) for view in range(1, recipe.student_epochs)]
-        notes["teacher"] = f"{taught}, soft labels on {len(soft)} unlabeled train reviews"
+        notes["teacher"] = (
+            f"{taught}, soft labels on a {recipe.window_words}-word stretch of each of "
+            f"{len(soft)} unlabeled train reviews"
+        )
         if views:
             notes["teacher"] += (
                 f", a fresh stretch of each for every one of {1 + len(views)} passes"

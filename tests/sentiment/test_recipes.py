@@ -357,7 +357,8 @@ def test_the_small_recipe_teaches_a_shallower_student_with_the_best_recipes_teac
     assert best_run["args"].layers is None
     # The students read the labeled and soft-labeled texts the recipe's number of times.
     assert best_run["args"].epochs == small_run["args"].epochs == 2 != TINY_ARGS.epochs
-    # The same cached soft labels: after the best recipe, the small one trains only its student.
+    # The same stretches (both recipes' here) are labeled once: the small recipe reuses the
+    # best one's cached soft labels and trains only its student.
     assert small_run["soft_examples"] == best_run["soft_examples"]
     soft = small_run["soft_examples"]
     assert len(soft) == len(UNLABELED)
