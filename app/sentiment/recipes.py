@@ -216,7 +216,7 @@ def train_with_recipe(
             views = [label(view=view) for view in range(1, recipe.student_epochs)]
         notes["teacher"] = (
             f"{taught}, soft labels on a {recipe.window_words}-word stretch of each of "
-            f"{len(soft)} unlabeled train reviews"
+            f"{len(soft):,} unlabeled train reviews"
         )
         if views:
             notes["teacher"] += (
