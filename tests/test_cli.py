@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,7 @@ def test_an_nbsvm_version_trains_and_scores_every_review_beside_the_current_one(
 
     assert code == code_score == 0
     assert "model nb: accuracy" in trained and "on 2 held-out test reviews" in trained
+    assert re.search(r"trained in \d+ s \(\d+ s in all\)", trained)
     assert "* nb  nbsvm  n=3" in listed  # the only model, so the current one
     assert "scored 5 reviews (done)" in scored
     assert missing.exit_code != 0 and "no trained model in" in missing.output
