@@ -38,6 +38,7 @@ _FP32_LABELS = {
     "finetune-distilled-24k-4epochs-45words": (
         "+ soft labels on all 24,000 unlabeled reviews, 4 passes, 45-word windows"
     ),
+    "finetune-distilled-12k-4epochs-45words": "+ 12,000 soft labels, 4 passes, 45-word windows",
     "finetune-distilled-6k-t2": "+ 6,000 soft labels at temperature 2",
     "finetune-distilled-6k-3layers": "3-layer student, 6,000 soft labels",
     # The levers' teacher itself: all-mpnet-base-v2 fine-tuned on the same labels.
@@ -60,6 +61,7 @@ IN_BF16 = tuple(
         "finetune-distilled-24k-2epochs",
         "finetune-distilled-24k-4epochs",
         "finetune-distilled-24k-4epochs-45words",
+        "finetune-distilled-12k-4epochs-45words",
         "teacher",
         "teacher-128steps",
     )
