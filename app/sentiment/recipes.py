@@ -103,8 +103,7 @@ class RecipeArguments:
             )
         if recipe == "small":
             # A cheaper model to serve: half the layers, taught by the best recipe's teacher
-            # (cached: after `--recipe best`, its labeling of 6,000 90-word stretches and the
-            # student) on the soft labels it was measured with.
+            # (cached after `--recipe best`) on the 6,000 90-word soft labels it was measured with.
             return cls(adapt=False, distill=True, student_layers=3, unlabeled=6000)
         if recipe == "teacher":
             return cls(adapt=False, distill=False, serve_teacher=True)
