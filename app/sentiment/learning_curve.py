@@ -169,7 +169,8 @@ def plot_learning_curve(
     eval_size: int | None = None,
 ) -> None:
     """Write a PNG of mean accuracy against n (log axis), one line per model, and below it,
-    where more than two models share a number of labels, every model there side by side."""
+    where more than two models share a number of labels, every model there side by side (a
+    model measured at that number alone is drawn there only, not as a lone point above)."""
     figure = learning_curve_figure(
         runs=_runs_on_one_test_sample(results_path, eval_size), reference=reference
     )
@@ -182,11 +183,15 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
     from matplotlib.figure import Figure  # drawn off-screen: no pyplot, no backend to pick
 
     by_cell = _accuracies(runs)
-    models = _models_in(runs)
     panel_n = busiest_size(runs)
     panel = side_by_side(runs, panel_n) if panel_n is not None else []
+    models = curve_models(runs, panel_n=panel_n if panel else None)
     most_seeds = max(len(accuracies) for accuracies in by_cell.values())
-    fewer_seeds = any(len(accuracies) < most_seeds for accuracies in by_cell.values())
+    fewer_seeds = any(
+        len(accuracies) < most_seeds
+        for (model, _), accuracies in by_cell.items()
+        if model in models
+    )
     # The curve is as tall as its legend beside it (a line per model, one for fewer seeds, one
     # for the reference), so that the legend never runs into the panel below.
     legend_entries = len(models) + fewer_seeds + bool(reference)
@@ -258,6 +263,15 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
     if levers is not None and panel_n is not None:
         _plot_side_by_side(levers, panel, n=panel_n, reference=(reference or {}).get(panel_n))
     return figure
+
+
+def curve_models(runs: Iterable[Run], *, panel_n: int | None) -> list[str]:
+    """The models the curve draws: every model, less those measured at `panel_n` alone (the
+    number of labels of the side-by-side panel, None without one), which the panel shows;
+    every model where none has another number of labels."""
+    runs = list(runs)
+    sizes = {model: {run.n for run in runs if run.model == model} for model in _models_in(runs)}
+    return [model for model, ns in sizes.items() if ns != {panel_n}] or list(sizes)
 
 
 def busiest_size(runs: Iterable[Run]) -> int | None:

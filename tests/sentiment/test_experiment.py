@@ -27,6 +27,7 @@ from app.sentiment.learning_curve import (
     Run,
     append_result,
     busiest_size,
+    curve_models,
     curve_table,
     learning_curve_figure,
     plot_learning_curve,
@@ -335,10 +336,10 @@ def test_the_experiment_trains_exactly_the_models_the_curve_labels() -> None:
 
 
 def _curve_of_every_model(tmp_path: Path) -> Any:
-    """The curve's figure with every model at 500 labels (one with fewer seeds) and the
-    reference, laid out as the file is."""
-    runs = [Run(model, 500, 0, 0.8, 0.1, 2000, "x") for model in MODELS]
-    runs += [Run("nbsvm", 500, 1, 0.82, 0.1, 2000, "x"), Run("nbsvm", 100, 0, 0.7, 0.1, 2000, "x")]
+    """The curve's figure with every model at 100 and 500 labels (one with fewer seeds) and
+    the reference, laid out as the file is."""
+    runs = [Run(model, n, 0, 0.8, 0.1, 2000, "x") for model in MODELS for n in (100, 500)]
+    runs += [Run("nbsvm", 500, 1, 0.82, 0.1, 2000, "x")]
     figure = learning_curve_figure(runs=runs, reference=PROTOTYPE_2019_BERT_LARGE)
     figure.savefig(tmp_path / "curve.png", dpi=150)  # lays the figure out
     return figure
@@ -374,3 +375,28 @@ def test_no_two_models_share_a_colour_and_a_marker_on_the_curve() -> None:
 
     assert len(lines) == len(MODELS)
     assert len({(line.get_color(), line.get_marker()) for line in lines}) == len(MODELS)
+
+
+def test_a_model_measured_at_the_panels_size_alone_is_in_the_panel_not_on_the_curve() -> None:
+    # Each lever measured at 500 labels alone was a lone point on the curve and a line of its
+    # legend (29 of them), beside the same figure in the panel below.
+    runs = [
+        Run(model, n, 0, 0.8, 0.1, 2000, "x") for model in ("nbsvm", "finetune") for n in (100, 500)
+    ]
+    runs += [Run(model, 500, 0, 0.9, 0.1, 2000, "x") for model in ("teacher", "finetune-distilled")]
+    runs += [Run("finetune-adapted", 100, 0, 0.82, 0.1, 2000, "x")]
+    figure = learning_curve_figure(runs=runs, reference=None)
+    legend = [text.get_text() for text in figure.subfigs[0].axes[0].get_legend().get_texts()]
+    panel = [label for label, _, _ in side_by_side(runs, 500)]
+
+    assert legend == [LABELS[m] for m in ("nbsvm", "finetune", "finetune-adapted")]
+    assert LABELS["teacher"] in panel and LABELS["finetune-distilled"] in panel
+    assert curve_models(runs, panel_n=None) == [
+        "nbsvm",
+        "finetune",
+        "finetune-adapted",
+        "finetune-distilled",
+        "teacher",
+    ]
+    only_at_500 = [run for run in runs if run.n == 500]
+    assert len(curve_models(only_at_500, panel_n=500)) == 4  # nothing else to draw: all of them
