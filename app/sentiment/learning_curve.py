@@ -185,7 +185,7 @@ def learning_curve_figure(*, runs: list[Run], reference: Mapping[int, float] | N
     by_cell = _accuracies(runs)
     panel_n = busiest_size(runs)
     panel = side_by_side(runs, panel_n) if panel_n is not None else []
-    models = curve_models(runs, panel_n=panel_n if panel else None)
+    models = curve_models(runs, panel_n=panel_n)
     most_seeds = max(len(accuracies) for accuracies in by_cell.values())
     fewer_seeds = any(
         len(accuracies) < most_seeds
