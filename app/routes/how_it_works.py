@@ -37,6 +37,7 @@ def how_it_works(
         ),
         "curve": learning_curve.curve_table(results_path=results) if results.exists() else None,
         "has_plot": (settings.learning_curve_dir / "learning_curve.png").exists(),
+        "cost_caption": learning_curve.COST_CAPTION,
         "site_accuracy": accuracy.accuracy(session=session, version=version),
         "versions": comparison.scored_versions(session=session),
         "n_reviews": comparison.review_count(session=session),

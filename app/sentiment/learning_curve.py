@@ -143,9 +143,10 @@ def summary_table(*, results_path: Path, eval_size: int | None = None) -> str:
         "| labeled reviews | " + " | ".join(table.models) + " |",
         "| ---: | " + " | ".join("---:" for _ in table.models) + " |",
         *(f"| {n:,} | " + " | ".join(cells) + " |" for n, cells in table.rows),
+        f"| training at {table.cost_n:,} | " + " | ".join(table.costs) + " |",
         "",
         f"Accuracy (%) on {table.eval_size:,} aclImdb test reviews: mean ± standard "
-        "deviation over seeds (number of seeds).",
+        f"deviation over seeds (number of seeds). {COST_CAPTION}",
     ]
     return "\n".join(lines)
 
@@ -274,16 +275,17 @@ def curve_models(runs: Iterable[Run], *, panel_n: int | None) -> list[str]:
     return [model for model, ns in sizes.items() if ns != {panel_n}] or list(sizes)
 
 
-def busiest_size(runs: Iterable[Run]) -> int | None:
+def busiest_size(runs: Iterable[Run], *, crowd: int = 3) -> int | None:
     """The number of labels that the most models were measured at (the larger on a tie), if
-    more than two were: where the curve's points crowd and a panel of their own reads better."""
+    at least `crowd` were: where the curve's points crowd and a panel of their own reads
+    better."""
     models_at: dict[int, set[str]] = defaultdict(set)
     for run in runs:
         models_at[run.n].add(run.model)
     if not models_at:
         return None
     n = max(models_at, key=lambda size: (len(models_at[size]), size))
-    return n if len(models_at[n]) > 2 else None
+    return n if len(models_at[n]) >= crowd else None
 
 
 def side_by_side(runs: Iterable[Run], n: int) -> list[tuple[str, list[float], str]]:
@@ -337,10 +339,26 @@ class CurveTable:
     models: list[str]
     rows: list[tuple[int, list[str]]]
     eval_size: int
+    cost_n: int
+    """The number of labels the cost row is for, the one most models were measured at."""
+    costs: list[str]
+    """What each model's runs at `cost_n` labels spent training the model itself, the median
+    over seeds ("–" where it was not measured there)."""
+
+
+COST_CAPTION = (
+    "Training: the median over seeds of the time each run spent training the model itself, as "
+    "the run recorded it on the host that ran it (the hosts differ: 2-core Intel with AMX, AMD "
+    "with AVX-512 BF16, AVX2 only; the README's table of levers says which ran what). "
+    "In-domain pretraining, a teacher's fine-tune and its soft labels come on top, each made "
+    "once and cached."
+)
+"""What the cost row measures, under every table that has one."""
 
 
 def curve_table(*, results_path: Path, eval_size: int | None = None) -> CurveTable:
-    """The table of mean ± std accuracy (number of seeds) by n and model."""
+    """The table of mean ± std accuracy (number of seeds) by n and model, and what training
+    each model cost at the number of labels most of them were measured at."""
     runs = _runs_on_one_test_sample(results_path, eval_size)
     by_cell = _accuracies(runs)
     models = _models_in(runs)
@@ -348,7 +366,32 @@ def curve_table(*, results_path: Path, eval_size: int | None = None) -> CurveTab
         (n, [_cell(by_cell.get((model, n), [])) for model in models])
         for n in sorted({run.n for run in runs})
     ]
-    return CurveTable([LABELS.get(m, m) for m in models], rows, runs[0].eval_size)
+    cost_n = busiest_size(runs, crowd=1)
+    if cost_n is None:  # only where there are no runs, which `_runs_on_one_test_sample` refuses
+        raise ValueError(f"no finished runs in {results_path}")
+    seconds: dict[str, list[float]] = defaultdict(list)
+    for run in runs:
+        if run.n == cost_n:
+            seconds[run.model].append(run.train_seconds)
+    costs = [_duration(seconds[model]) for model in models]
+    return CurveTable(
+        [LABELS.get(m, m) for m in models], rows, runs[0].eval_size, cost_n=cost_n, costs=costs
+    )
+
+
+def _duration(seconds: list[float]) -> str:
+    """The median of `seconds` as the cost row prints it: "0.4 s", "42 s", "7 min", "1.2 h";
+    "–" for none."""
+    if not seconds:
+        return "–"
+    median = statistics.median(seconds)
+    if median < 10:
+        return f"{median:.1f} s"
+    if median < 100:
+        return f"{median:.0f} s"
+    if median < 100 * 60:
+        return f"{median / 60:.0f} min"
+    return f"{median / 3600:.1f} h"
 
 
 def _runs_on_one_test_sample(results_path: Path, eval_size: int | None) -> list[Run]:

@@ -36,7 +36,15 @@ def test_page_shows_the_current_card_and_the_measured_curve(
         for seed in (0, 1):
             append_result(
                 results_path=settings.learning_curve_dir / "results.csv",
-                run=Run(model, 500, seed, accuracy + seed / 100, 10.0, 2000, "2026-11-22T00:00"),
+                run=Run(
+                    model,
+                    500,
+                    seed,
+                    accuracy + seed / 100,
+                    8.0 + 1000 * seed * (model == "finetune"),
+                    2000,
+                    "2026-11-22T00:00",
+                ),
             )
     movie = make_movie(session)
     make_review(session, movie=movie, body="great", gold_label=1)
@@ -57,7 +65,14 @@ def test_page_shows_the_current_card_and_the_measured_curve(
         "500",
         "82.5 ± 0.7 (2)",
         "88.5 ± 0.7 (2)",
+        # The cost row: the median of each model's seeds' training seconds (8 and 8; 8 and 1,008)
+        "training at 500",
+        "8.0 s",
+        "8 min",
     ]
+    assert "the time each run spent training the model itself" in text(
+        doc.select_one(".curve-table + p")
+    )
     rows = [text(tr) for tr in doc.select(".versions tbody tr")]
     assert len(rows) == 2 and "current" in next(r for r in rows if "fake-v1" in r)
     assert doc.select(".versions form") == []  # promotion is for admins

@@ -256,7 +256,9 @@ def test_summary_table_and_plot(tmp_path: Path) -> None:
     assert table[0].startswith("| labeled reviews | NB-SVM")
     assert table[2] == "| 10 | 62.0 ± 2.8 (2) | 58.0 (1) | – |"
     assert table[3] == "| 100 | 73.0 ± 1.4 (2) | 71.0 (1) | 85.0 (1) |"
-    assert "2,000 aclImdb test reviews" in table[-1]
+    # The cost row is at the number of labels most models were measured at (100 here).
+    assert table[4] == "| training at 100 | 0.1 s | 0.1 s | 0.1 s |"
+    assert "2,000 aclImdb test reviews" in table[-1] and "training the model itself" in table[-1]
     header = png.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR"
     width, height = struct.unpack(">II", header[16:24])
@@ -313,6 +315,34 @@ def test_the_plot_prints_each_models_figure_as_the_table_does(tmp_path: Path) ->
     assert {label: figure for label, _, figure in panel} == {
         LABELS["finetune"]: "91.2 (1)",
         LABELS["finetune-random-head"]: "84.9 ± 0.8 (3)",
+    }
+
+
+def test_the_cost_row_prints_each_models_median_training_time_where_most_were_measured(
+    tmp_path: Path,
+) -> None:
+    results = tmp_path / "curve.csv"
+    for model, n, seed, seconds in [
+        ("nbsvm", 100, 0, 0.42),
+        ("nbsvm", 500, 0, 1.5),
+        ("finetune", 500, 0, 150.0),
+        ("finetune", 500, 1, 90.0),
+        ("finetune", 500, 2, 3000.0),
+        ("teacher", 500, 0, 7200.0),
+        ("wordvec", 100, 0, 3.0),
+    ]:
+        append_result(results_path=results, run=Run(model, n, seed, 0.8, seconds, 2000, "x"))
+
+    table = curve_table(results_path=results)
+
+    # 500 labels has 3 models, 100 two; wordvec was not measured at 500; finetune's median is
+    # its middle seed (150 s), not the mean (1,080 s); two hours print in hours.
+    assert table.cost_n == 500
+    assert dict(zip(table.models, table.costs, strict=True)) == {
+        LABELS["nbsvm"]: "1.5 s",
+        LABELS["wordvec"]: "–",
+        LABELS["finetune"]: "2 min",
+        LABELS["teacher"]: "2.0 h",
     }
 
 
