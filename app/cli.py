@@ -221,7 +221,7 @@ def import_all_command() -> None:
     help="quick: the plain fine-tune (what `make demo` trains, minutes); best: also a bigger "
     "teacher's soft labels on a 45-word stretch of every unlabeled review (about 24,000), "
     "read 4 times (about 45 minutes on 2 cores the first time in bf16 where the CPU has AMX, "
-    "an hour with AVX-512 BF16 alone, about 2.5 hours in fp32 on a CPU without bf16; the "
+    "an hour with AVX-512 BF16 alone, 2.5 to 4 hours in fp32 on a CPU without bf16; the "
     "teacher and its labels cached in .cache/recipes); "
     "small: a 3-layer student, about half the compute per review, taught by the same teacher "
     "on its soft labels of 6,000 90-word stretches (after best, the teacher is cached; "
