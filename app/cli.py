@@ -770,7 +770,14 @@ def demo(host: str, port: int) -> None:
             train_version(settings=settings)
         baseline = baseline_to_compare(settings=settings)
         current = current_model_dir(settings.models_dir)
-    click.echo(f"Textflix is up at http://{host}:{port} (imported reviews are scored meanwhile)")
+    # The site answers once the app's start-up has loaded the model, which the first time on a
+    # machine measures its scoring backends (4 minutes on the slowest 2-core host): uvicorn
+    # says "running on" then, so this line says what comes before it.
+    click.echo(
+        f"starting Textflix on http://{host}:{port}: it answers when uvicorn says it is running, "
+        "once the model is loaded (its first start on a machine measures the scoring backends, "
+        "1-4 minutes on 2 cores); imported reviews are scored meanwhile"
+    )
     app = create_app(settings)
     if baseline is not None:
         # Beside the current model's scores, so that "How it works" compares the two: once
