@@ -348,10 +348,9 @@ class CurveTable:
 
 COST_CAPTION = (
     "Training: the median over seeds of the time each run spent training the model itself, as "
-    "the run recorded it on the host that ran it (the hosts differ: 2-core Intel with AMX, AMD "
-    "with AVX-512 BF16, AVX2 only; the README's table of levers says which ran what). "
-    "In-domain pretraining, a teacher's fine-tune and its soft labels come on top, each made "
-    "once and cached."
+    "the run recorded it on the host that ran it (runs on different hosts compare only "
+    "roughly: the README's table of levers says which host ran what). In-domain pretraining, "
+    "a teacher's fine-tune and its soft labels come on top, each made once and cached."
 )
 """What the cost row measures, under every table that has one."""
 
