@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -368,11 +368,8 @@ def curve_table(*, results_path: Path, eval_size: int | None = None) -> CurveTab
     cost_n = busiest_size(runs, crowd=1)
     if cost_n is None:  # only where there are no runs, which `_runs_on_one_test_sample` refuses
         raise ValueError(f"no finished runs in {results_path}")
-    seconds: dict[str, list[float]] = defaultdict(list)
-    for run in runs:
-        if run.n == cost_n:
-            seconds[run.model].append(run.train_seconds)
-    costs = [_duration(seconds[model]) for model in models]
+    seconds = _per_cell(runs, lambda run: run.train_seconds)
+    costs = [_duration(seconds.get((model, cost_n), [])) for model in models]
     return CurveTable(
         [LABELS.get(m, m) for m in models], rows, runs[0].eval_size, cost_n=cost_n, costs=costs
     )
@@ -418,9 +415,16 @@ def first_of_each(runs: Iterable[Run]) -> dict[tuple[str, int, int, int], Run]:
 
 
 def _accuracies(runs: Iterable[Run]) -> dict[tuple[str, int], list[float]]:
+    return _per_cell(runs, lambda run: run.accuracy)
+
+
+def _per_cell(
+    runs: Iterable[Run], value: Callable[[Run], float]
+) -> dict[tuple[str, int], list[float]]:
+    """Each (model, n)'s `value` of its runs, one per seed."""
     cells: dict[tuple[str, int], list[float]] = defaultdict(list)
     for run in runs:
-        cells[run.model, run.n].append(run.accuracy)
+        cells[run.model, run.n].append(value(run))
     return cells
 
 
