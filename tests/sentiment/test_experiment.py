@@ -236,18 +236,31 @@ def test_bf16_columns_train_the_same_model_in_bf16_mixed_precision(
     }
 
 
+def _run(model: str, n: int, seed: int, accuracy: float = 0.8, *, seconds: float = 0.1) -> Run:
+    """A result row of the curve on 2,000 test reviews."""
+    return Run(model, n, seed, accuracy, seconds, 2000, "x")
+
+
+def _results(path: Path, runs: Sequence[Run]) -> Path:
+    """`path`, a results file holding `runs`."""
+    for run in runs:
+        append_result(results_path=path, run=run)
+    return path
+
+
 def test_summary_table_and_plot(tmp_path: Path) -> None:
-    results = tmp_path / "curve.csv"
-    for model, n, seed, accuracy in [
-        ("nbsvm", 10, 0, 0.60),
-        ("nbsvm", 10, 1, 0.64),
-        ("nbsvm", 100, 0, 0.74),
-        ("nbsvm", 100, 1, 0.72),
-        ("wordvec", 10, 0, 0.58),
-        ("wordvec", 100, 0, 0.71),
-        ("finetune", 100, 0, 0.85),
-    ]:
-        append_result(results_path=results, run=Run(model, n, seed, accuracy, 0.1, 2000, "x"))
+    results = _results(
+        tmp_path / "curve.csv",
+        [
+            _run("nbsvm", 10, 0, 0.60),
+            _run("nbsvm", 10, 1, 0.64),
+            _run("nbsvm", 100, 0, 0.74),
+            _run("nbsvm", 100, 1, 0.72),
+            _run("wordvec", 10, 0, 0.58),
+            _run("wordvec", 100, 0, 0.71),
+            _run("finetune", 100, 0, 0.85),
+        ],
+    )
 
     table = summary_table(results_path=results).splitlines()
     png = tmp_path / "plots" / "curve.png"
@@ -266,18 +279,18 @@ def test_summary_table_and_plot(tmp_path: Path) -> None:
 
 
 def test_where_models_crowd_one_size_the_plot_sets_them_side_by_side(tmp_path: Path) -> None:
-    results = tmp_path / "curve.csv"
-    rows = [
-        ("nbsvm", 100, 0, 0.74),
-        ("finetune", 100, 0, 0.85),
-        ("nbsvm", 500, 0, 0.82),
-        ("nbsvm", 500, 1, 0.84),
-        ("finetune", 500, 0, 0.87),
-        ("teacher", 500, 0, 0.92),
-        ("finetune-distilled", 500, 0, 0.89),
-    ]
-    for model, n, seed, accuracy in rows:
-        append_result(results_path=results, run=Run(model, n, seed, accuracy, 0.1, 2000, "x"))
+    results = _results(
+        tmp_path / "curve.csv",
+        [
+            _run("nbsvm", 100, 0, 0.74),
+            _run("finetune", 100, 0, 0.85),
+            _run("nbsvm", 500, 0, 0.82),
+            _run("nbsvm", 500, 1, 0.84),
+            _run("finetune", 500, 0, 0.87),
+            _run("teacher", 500, 0, 0.92),
+            _run("finetune-distilled", 500, 0, 0.89),
+        ],
+    )
     runs = read_results(results_path=results)
 
     assert busiest_size(runs) == 500
@@ -293,9 +306,7 @@ def test_where_models_crowd_one_size_the_plot_sets_them_side_by_side(tmp_path: P
 
     crowded, alone = tmp_path / "crowded.png", tmp_path / "alone.png"
     plot_learning_curve(results_path=results, out_path=crowded)
-    for run in runs[:2]:
-        append_result(results_path=tmp_path / "two.csv", run=run)
-    plot_learning_curve(results_path=tmp_path / "two.csv", out_path=alone)
+    plot_learning_curve(results_path=_results(tmp_path / "two.csv", runs[:2]), out_path=alone)
     height = {png: struct.unpack(">II", png.read_bytes()[16:24])[1] for png in (crowded, alone)}
     assert height[crowded] > height[alone]  # the panel of the four models at 500 labels
 
@@ -303,11 +314,16 @@ def test_where_models_crowd_one_size_the_plot_sets_them_side_by_side(tmp_path: P
 def test_the_plot_prints_each_models_figure_as_the_table_does(tmp_path: Path) -> None:
     # 85.7, 84.2 and 84.95 average 84.95: the README's table printed 84.9 and the plot 85.0
     # beside the dots when each computed the mean its own way, from fractions and from %.
-    results = tmp_path / "curve.csv"
-    for seed, accuracy in enumerate((0.857, 0.842, 0.8495)):
-        run = Run("finetune-random-head", 500, seed, accuracy, 0.1, 2000, "x")
-        append_result(results_path=results, run=run)
-    append_result(results_path=results, run=Run("finetune", 500, 0, 0.912, 0.1, 2000, "x"))
+    results = _results(
+        tmp_path / "curve.csv",
+        [
+            *(
+                _run("finetune-random-head", 500, seed, accuracy)
+                for seed, accuracy in enumerate((0.857, 0.842, 0.8495))
+            ),
+            _run("finetune", 500, 0, 0.912),
+        ],
+    )
     table = curve_table(results_path=results)
     panel = side_by_side(read_results(results_path=results), 500)
 
@@ -321,17 +337,18 @@ def test_the_plot_prints_each_models_figure_as_the_table_does(tmp_path: Path) ->
 def test_the_cost_row_prints_each_models_median_training_time_where_most_were_measured(
     tmp_path: Path,
 ) -> None:
-    results = tmp_path / "curve.csv"
-    for model, n, seed, seconds in [
-        ("nbsvm", 100, 0, 0.42),
-        ("nbsvm", 500, 0, 1.5),
-        ("finetune", 500, 0, 150.0),
-        ("finetune", 500, 1, 90.0),
-        ("finetune", 500, 2, 3000.0),
-        ("teacher", 500, 0, 7200.0),
-        ("wordvec", 100, 0, 3.0),
-    ]:
-        append_result(results_path=results, run=Run(model, n, seed, 0.8, seconds, 2000, "x"))
+    results = _results(
+        tmp_path / "curve.csv",
+        [
+            _run("nbsvm", 100, 0, seconds=0.42),
+            _run("nbsvm", 500, 0, seconds=1.5),
+            _run("finetune", 500, 0, seconds=150.0),
+            _run("finetune", 500, 1, seconds=90.0),
+            _run("finetune", 500, 2, seconds=3000.0),
+            _run("teacher", 500, 0, seconds=7200.0),
+            _run("wordvec", 100, 0, seconds=3.0),
+        ],
+    )
 
     table = curve_table(results_path=results)
 
@@ -350,7 +367,7 @@ def test_reports_refuse_mixed_test_samples_and_empty_results(tmp_path: Path) -> 
     results = tmp_path / "curve.csv"
     with pytest.raises(ValueError, match="run the experiment first"):
         summary_table(results_path=results)
-    append_result(results_path=results, run=Run("nbsvm", 10, 0, 0.6, 0.1, 2000, "x"))
+    append_result(results_path=results, run=_run("nbsvm", 10, 0, 0.6))
     append_result(results_path=results, run=Run("nbsvm", 10, 0, 0.7, 0.1, 25000, "x"))
 
     with pytest.raises(ValueError, match="pass eval_size"):
@@ -368,8 +385,8 @@ def test_the_experiment_trains_exactly_the_models_the_curve_labels() -> None:
 def _curve_of_every_model(tmp_path: Path) -> Any:
     """The curve's figure with every model at 100 and 500 labels (one with fewer seeds) and
     the reference, laid out as the file is."""
-    runs = [Run(model, n, 0, 0.8, 0.1, 2000, "x") for model in MODELS for n in (100, 500)]
-    runs += [Run("nbsvm", 500, 1, 0.82, 0.1, 2000, "x")]
+    runs = [_run(model, n, 0) for model in MODELS for n in (100, 500)]
+    runs += [_run("nbsvm", 500, 1, 0.82)]
     figure = learning_curve_figure(runs=runs, reference=PROTOTYPE_2019_BERT_LARGE)
     figure.savefig(tmp_path / "curve.png", dpi=150)  # lays the figure out
     return figure
@@ -399,7 +416,7 @@ def test_the_curve_keeps_its_title_whole_beside_a_wide_legend(tmp_path: Path) ->
 
 
 def test_no_two_models_share_a_colour_and_a_marker_on_the_curve() -> None:
-    runs = [Run(model, n, 0, 0.8, 0.1, 2000, "x") for model in MODELS for n in (100, 500)]
+    runs = [_run(model, n, 0) for model in MODELS for n in (100, 500)]
     figure = learning_curve_figure(runs=runs, reference=None)
     lines = [container.lines[0] for container in figure.subfigs[0].axes[0].containers]
 
@@ -410,11 +427,9 @@ def test_no_two_models_share_a_colour_and_a_marker_on_the_curve() -> None:
 def test_a_model_measured_at_the_panels_size_alone_is_in_the_panel_not_on_the_curve() -> None:
     # Each lever measured at 500 labels alone was a lone point on the curve and a line of its
     # legend (29 of them), beside the same figure in the panel below.
-    runs = [
-        Run(model, n, 0, 0.8, 0.1, 2000, "x") for model in ("nbsvm", "finetune") for n in (100, 500)
-    ]
-    runs += [Run(model, 500, 0, 0.9, 0.1, 2000, "x") for model in ("teacher", "finetune-distilled")]
-    runs += [Run("finetune-adapted", 100, 0, 0.82, 0.1, 2000, "x")]
+    runs = [_run(model, n, 0) for model in ("nbsvm", "finetune") for n in (100, 500)]
+    runs += [_run(model, 500, 0, 0.9) for model in ("teacher", "finetune-distilled")]
+    runs += [_run("finetune-adapted", 100, 0, 0.82)]
     figure = learning_curve_figure(runs=runs, reference=None)
     legend = [text.get_text() for text in figure.subfigs[0].axes[0].get_legend().get_texts()]
     panel = [label for label, _, _ in side_by_side(runs, 500)]
